@@ -1,0 +1,137 @@
+// gort/runtime.h: the M:N scheduler, in Go's terms.
+//
+// Fibers (Go's goroutines, "G"s) run on OS threads ("M"s) while holding one of
+// `procs` processors ("P"s): at most `procs` fibers run at once, and a fiber
+// may resume on a different OS thread each time it parks, yields or leaves a
+// system call. Nothing here exposes those objects: users see Run, Go and the
+// calls Go's runtime package offers.
+//
+// Ordering: the start of a fiber (Go) happens-before the first statement of its
+// function, and everything a fiber did before it parked happens-before it
+// resumes, on whatever thread that is. A fiber never runs on two threads at once.
+//
+// Thread identity: code running in a fiber must not cache a pointer to
+// thread_local state (errno included) across anything that may park or yield;
+// after it, the fiber may be on another thread. LockOSThread pins the fiber to
+// its thread until the matching UnlockOSThread, as in Go >= 1.10.
+//
+// Exceptions: an exception that escapes a fiber's function is a panic: gort
+// prints "panic: <what()>" and "goroutine N [running]:" and aborts. Goexit and
+// runtime shutdown unwind a fiber's stack with an internal exception that is
+// not a std::exception; a `catch (...)` in fiber code must rethrow it.
+#ifndef GORT_RUNTIME_H_
+#define GORT_RUNTIME_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "gort/panic.h"
+
+namespace gort::runtime {
+
+struct Options {
+  int procs = 0;               // Ps; 0: $GORT_MAXPROCS, else the number of CPUs
+  std::size_t stack_size = 0;  // bytes per fiber stack; 0: the default (256 KiB, >= 64 KiB)
+  int max_threads = 10000;     // Ms; going past it aborts with a clear message, as Go does
+};
+
+// Starts the scheduler, runs `main_fiber` as a fiber and returns 0 once it has
+// returned and the runtime has shut down: every thread joined, every stack
+// freed; fibers still parked or runnable are destroyed, unwinding their
+// stacks (their destructors must not park). Fibers still inside a system call
+// are waited for. Run may be called again after it returns; it is not
+// re-entrant (calling it while it runs throws gort::Panic).
+int Run(std::function<void()> main_fiber, Options options = {});
+
+namespace detail {
+// The type-erased fiber start behind Go(). Internal; do not call directly.
+struct NewFiber {
+  void* g;        // the G, opaque here
+  void* storage;  // where the callable is to be constructed (on the fiber's stack)
+};
+// invoke(storage, true) runs the callable then destroys it; invoke(storage,
+// false) only destroys it (a fiber discarded at shutdown before it started).
+NewFiber AllocFiber(std::size_t size, std::size_t align, void (*invoke)(void*, bool));
+void StartFiber(void* g);    // the callable is in place: make the fiber runnable
+void AbandonFiber(void* g);  // constructing the callable threw: give the G back
+
+template <class Fn>
+void InvokeAndDestroy(void* p, bool run) {
+  Fn* fn = static_cast<Fn*>(p);
+  struct Destroy {
+    Fn* fn;
+    ~Destroy() { fn->~Fn(); }
+  } destroy{fn};
+  if (run) (*fn)();
+}
+}  // namespace detail
+
+// Starts a fiber running fn(). Callable from fibers and from plain threads
+// while Run is active (else throws gort::Panic). The callable is moved onto
+// the new fiber's stack: starting a fiber allocates nothing on the heap once
+// the pool has warmed up. The new fiber runs next on the caller's P (Go's
+// runnext), the caller keeps running.
+template <class F>
+void Go(F&& fn) {
+  using Fn = std::decay_t<F>;
+  static_assert(std::is_invocable_v<Fn&>, "Go needs a callable taking no arguments");
+  detail::NewFiber nf = detail::AllocFiber(sizeof(Fn), alignof(Fn), &detail::InvokeAndDestroy<Fn>);
+  try {
+    ::new (nf.storage) Fn(std::forward<F>(fn));
+  } catch (...) {
+    detail::AbandonFiber(nf.g);
+    throw;
+  }
+  detail::StartFiber(nf.g);
+}
+
+void Gosched();             // yield the P, stay runnable (outside a fiber: sched_yield)
+[[noreturn]] void Goexit();  // end the calling fiber, unwinding it (deferred destructors run)
+void LockOSThread();        // nesting counter, as Go >= 1.10
+void UnlockOSThread();      // no-op when not locked
+int GOMAXPROCS(int n);      // returns the previous value; n < 1 only queries
+int NumGoroutine();         // fibers that exist now
+int NumCPU();               // CPUs this process may run on (its affinity mask)
+std::uint64_t GoID();       // id of the calling fiber (0 outside one)
+pid_t ThreadID();           // gettid() of the OS thread running the caller
+
+// Deadlock detection. When every fiber is parked and nothing the runtime can
+// see may ever ready one (no M running, no system call in flight, no timer,
+// no plain thread that has used the runtime and is still alive), gort aborts
+// with "fatal error: all goroutines are asleep - deadlock!" as Go does, after
+// confirming the state for 100 ms. A program whose fibers wait for a plain
+// thread that has not touched the runtime yet holds an ExternalWaker for as
+// long as that thread may still wake them.
+class ExternalWaker {
+ public:
+  ExternalWaker();
+  ~ExternalWaker();
+  ExternalWaker(const ExternalWaker&) = delete;
+  ExternalWaker& operator=(const ExternalWaker&) = delete;
+};
+
+// System calls. Code about to block its OS thread brackets the call so that
+// the P can serve other fibers meanwhile (Go's entersyscall / exitsyscall).
+// Between the two the fiber must not park, yield or start fibers' work that
+// needs a P; it may only make the blocking call. Outside a fiber they do nothing.
+void EnterSyscall();       // may block long: sysmon retakes the P after ~20 us
+void ExitSyscall();        // take a P again (the old one if it is still free)
+void EnterSyscallBlock();  // known to block: hand the P off at once
+
+class BlockingSyscall {  // RAII: EnterSyscallBlock() / ExitSyscall()
+ public:
+  BlockingSyscall() { EnterSyscallBlock(); }
+  ~BlockingSyscall() { ExitSyscall(); }
+  BlockingSyscall(const BlockingSyscall&) = delete;
+  BlockingSyscall& operator=(const BlockingSyscall&) = delete;
+};
+
+}  // namespace gort::runtime
+
+#endif  // GORT_RUNTIME_H_

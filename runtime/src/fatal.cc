@@ -1,0 +1,46 @@
+#include "fatal.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace gort::runtime::internal {
+
+void WriteErr(const char* s) {
+  size_t n = strlen(s);
+  while (n > 0) {
+    ssize_t w = write(2, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void WriteErrNum(uint64_t n) {
+  char buf[24];
+  int i = sizeof(buf) - 1;
+  buf[i] = 0;
+  do {
+    buf[--i] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  WriteErr(buf + i);
+}
+
+void WriteGoroutineHeader(uint64_t goid, const char* state) {
+  WriteErr("\ngoroutine ");
+  WriteErrNum(goid);
+  WriteErr(" [");
+  WriteErr(state);
+  WriteErr("]:\n");
+}
+
+void Throw(const char* msg) {
+  WriteErr("fatal error: ");
+  WriteErr(msg);
+  WriteErr("\n");
+  abort();
+}
+
+}  // namespace gort::runtime::internal

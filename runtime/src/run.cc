@@ -1,0 +1,170 @@
+// Run: start-up and shutdown of the runtime. Shutdown, step by step:
+//   1. The main fiber returned: set sched.shutdown and wake every M.
+//   2. Each M stops at its next scheduling point (a running fiber first parks,
+//      yields, exits or leaves its system call), puts its P back and exits.
+//   3. The Run thread joins every M, then the template thread and sysmon.
+//   4. It becomes a pseudo-M (m0) and unwinds every fiber still parked or
+//      runnable on its own stack; fibers that never started just drop their
+//      callable. Repeated until none is left (destructors may ready others).
+//   5. Stacks, Gs, Ps and Ms are freed and the counters reset, so that Run can
+//      be called again.
+#include <cstdlib>
+#include <string>
+
+#include "fatal.h"
+#include "gort/runtime.h"
+#include "proc.h"
+
+namespace gort::runtime {
+namespace internal {
+G* NewG(std::size_t size, std::size_t align, void (*invoke)(void*, bool));
+void SetRunThread(bool v);
+void ShutdownWakeAllMs();
+void JoinAllMs();
+void UnwindG(M* m0, G* g);
+void InitM0(M* m0);
+void TemplateThreadStart();
+void TemplateThreadStop();
+}  // namespace internal
+
+using namespace internal;  // NOLINT
+
+namespace {
+
+int DefaultProcs(int requested) {
+  if (requested > 0) return std::min(requested, kMaxProcs);
+  if (const char* env = getenv("GORT_MAXPROCS")) {
+    int n = atoi(env);
+    if (n > 0) return std::min(n, kMaxProcs);
+  }
+  return std::min(NumCPU(), kMaxProcs);
+}
+
+void StartMainFiber(std::function<void()>* fn) {
+  using Fn = std::function<void()>;
+  G* g = NewG(sizeof(Fn), alignof(Fn), &detail::InvokeAndDestroy<Fn>);
+  ::new (g->fn) Fn(std::move(*fn));
+  g->is_main = true;
+  CasGStatus(g, GStatus::kIdle, GStatus::kRunnable);
+  sched.ngoroutines.fetch_add(1, std::memory_order_acq_rel);
+  {
+    LockGuard l(sched.lock);
+    GlobRunqPut(g);
+  }
+  WakeP();
+}
+
+void Shutdown() {
+  {
+    LockGuard l(sched.lock);
+    sched.shutdown.store(true, std::memory_order_release);
+  }
+  ShutdownWakeAllMs();
+  JoinAllMs();
+  TemplateThreadStop();
+  SysmonStop();
+
+  // Step 4: unwind what is left, on this thread.
+  M m0;
+  InitM0(&m0);
+  for (;;) {
+    std::vector<G*> gs;
+    {
+      LockGuard l(sched.allglock);
+      gs = sched.allgs;
+    }
+    bool any = false;
+    for (G* g : gs) {
+      GStatus s = g->status.load(std::memory_order_acquire);
+      if (s == GStatus::kRunnable || s == GStatus::kWaiting) {
+        any = true;
+        UnwindG(&m0, g);
+      } else if (s != GStatus::kIdle) {
+        Throw("shutdown: fiber in an unexpected state");
+      }
+    }
+    if (!any) break;
+  }
+  SetM(nullptr);
+
+  // Step 5.
+  {
+    LockGuard l(sched.allglock);
+    for (G* g : sched.allgs) {
+      StackFree(&g->stack);
+      TsanDestroyFiber(g->tsan_fiber);
+      delete g;
+    }
+    sched.allgs.clear();
+  }
+  {
+    LockGuard l(sched.gflock);
+    sched.gfree = nullptr;
+    sched.gfree_count = 0;
+  }
+  {
+    LockGuard l(sched.lock);
+    for (int i = 0; i < kMaxProcs; i++) {
+      delete sched.allp[i].load(std::memory_order_relaxed);
+      sched.allp[i].store(nullptr, std::memory_order_relaxed);
+    }
+    sched.nallp.store(0, std::memory_order_relaxed);
+    sched.pidle = nullptr;
+    sched.npidle.store(0);
+    sched.midle = nullptr;
+    sched.nmidle = 0;
+    sched.nmidlelocked = 0;
+    sched.runq_head = sched.runq_tail = nullptr;
+    sched.runq_size.store(0);
+    sched.nmspinning.store(0);
+    sched.nforeign = 0;
+    sched.main_goexited = false;
+    sched.deadlock_suspect = false;
+    if (sched.mcount != 0) Throw("shutdown: Ms left");
+  }
+  if (sched.ngoroutines.load() != 0) Throw("shutdown: fibers left after unwinding");
+  SignalsUninstall();
+}
+
+}  // namespace
+
+int Run(std::function<void()> main_fiber, Options options) {
+  if (GetM() != nullptr) throw Panic("gort: runtime::Run called from a fiber (Run is not re-entrant)");
+  bool expected = false;
+  if (!sched.running.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+    throw Panic("gort: runtime::Run called while the runtime is already running");
+  }
+  SetRunThread(true);
+  int procs = DefaultProcs(options.procs);
+  sched.stack_size = options.stack_size == 0 ? kDefaultStackSize
+                                             : std::max(options.stack_size, kMinStackSize);
+  sched.max_threads = options.max_threads > 0 ? options.max_threads : 10000;
+  sched.shutdown.store(false, std::memory_order_relaxed);
+  sched.main_finished.store(false, std::memory_order_relaxed);
+  sched.main_done.Clear();
+  sched.goidgen.store(0, std::memory_order_relaxed);
+  {
+    LockGuard l(sched.lock);
+    sched.generation++;
+    sched.mnext = 0;
+    for (int i = 0; i < procs; i++) {
+      P* p = new P;
+      p->id = i;
+      sched.allp[i].store(p, std::memory_order_release);
+      PidlePut(p);
+    }
+    sched.nallp.store(procs, std::memory_order_release);
+    sched.gomaxprocs.store(procs, std::memory_order_release);
+  }
+  SignalsInstall();
+  TemplateThreadStart();
+  SysmonStart();
+  StartMainFiber(&main_fiber);
+  sched.main_done.Sleep();
+  Shutdown();
+  SetRunThread(false);
+  sched.running.store(false, std::memory_order_release);
+  return 0;
+}
+
+}  // namespace gort::runtime

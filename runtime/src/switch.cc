@@ -1,0 +1,52 @@
+// The one file that includes Boost.Context. We use its raw fcontext layer
+// (make_fcontext / jump_fcontext): it is the fastest switch Boost offers and it
+// leaves stacks, unwinding and sanitizer annotations to us, which a migrating
+// runtime has to control anyway. (Rejected: boost::context::fiber, whose
+// continuation objects and forced_unwind would sit between us and the switch
+// and which annotates sanitizers only in its slow ucontext backend.)
+#include "switch.h"
+
+#include <boost/context/detail/fcontext.hpp>
+
+namespace bctx = boost::context::detail;
+
+extern "C" {
+// libstdc++/libsupc++: the calling thread's exception-handling globals.
+struct __cxa_eh_globals;
+__cxa_eh_globals* __cxa_get_globals() noexcept;
+}
+
+namespace gort::runtime::internal {
+namespace {
+
+struct EhGlobalsLayout {  // the layout of __cxa_eh_globals in the Itanium C++ ABI
+  void* caughtExceptions;
+  unsigned int uncaughtExceptions;
+};
+
+void Trampoline(bctx::transfer_t t) { GMain(Transfer{t.fctx, t.data}); }
+
+}  // namespace
+
+Context MakeContext(void* sp, std::size_t size) { return bctx::make_fcontext(sp, size, &Trampoline); }
+
+Transfer Jump(Context to, void* data) {
+  bctx::transfer_t t = bctx::jump_fcontext(static_cast<bctx::fcontext_t>(to), data);
+  return Transfer{t.fctx, t.data};
+}
+
+void SaveEh(EhState* into) {
+  auto* g = reinterpret_cast<EhGlobalsLayout*>(__cxa_get_globals());
+  into->caught = g->caughtExceptions;
+  into->uncaught = g->uncaughtExceptions;
+  g->caughtExceptions = nullptr;
+  g->uncaughtExceptions = 0;
+}
+
+void RestoreEh(const EhState& from) {
+  auto* g = reinterpret_cast<EhGlobalsLayout*>(__cxa_get_globals());
+  g->caughtExceptions = from.caught;
+  g->uncaughtExceptions = from.uncaught;
+}
+
+}  // namespace gort::runtime::internal

@@ -1,0 +1,115 @@
+// sysmon: a thread without a P that retakes Ps from Ms stuck in system calls.
+// It wakes every 20 us while there is something to retake and backs off
+// (doubling, up to 10 ms) while idle, as Go's sysmon does. Go: sysmon, retake.
+#include <pthread.h>
+
+#include "fatal.h"
+#include "proc.h"
+
+namespace gort::runtime::internal {
+
+void CountThread();
+
+namespace {
+
+struct Sysmon {
+  pthread_t thread{};
+  bool started = false;
+  std::atomic<bool> stop{false};
+  Note wake;
+} sysmon;
+
+constexpr int64_t kRetakeSlackNs = 10 * 1000 * 1000;  // 10 ms
+
+// Retakes Ps that have been in the same system call for a whole sysmon tick.
+// Returns how many it took.
+int Retake(int64_t now) {
+  int n = 0;
+  int nallp = sched.nallp.load(std::memory_order_acquire);
+  for (int i = 0; i < nallp; i++) {
+    P* p = sched.allp[i].load(std::memory_order_acquire);
+    if (p == nullptr) continue;
+    if (p->status.load(std::memory_order_acquire) != PStatus::kSyscall) continue;
+    uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
+    if (p->sysmon_tick != t) {
+      p->sysmon_tick = t;
+      p->sysmon_when = now;
+      continue;
+    }
+    // Leave it alone if it has no work, someone else can pick up new work
+    // (spinning M or idle P), and it has not been in the call for long:
+    // taking it would only cost its M a slower exit.
+    if (RunqEmpty(p) &&
+        sched.nmspinning.load(std::memory_order_relaxed) +
+                sched.npidle.load(std::memory_order_relaxed) > 0 &&
+        p->sysmon_when + kRetakeSlackNs > now) {
+      continue;
+    }
+    PStatus expected = PStatus::kSyscall;
+    if (p->status.compare_exchange_strong(expected, PStatus::kIdle, std::memory_order_acq_rel)) {
+      p->syscalltick.fetch_add(1, std::memory_order_relaxed);
+      n++;
+      HandoffP(p);
+    }
+  }
+  return n;
+}
+
+void* SysmonMain(void*) {
+  int64_t delay_us = 20;
+  int idle = 0;
+  while (!sysmon.stop.load(std::memory_order_acquire)) {
+    if (idle == 0) {
+      delay_us = 20;
+    } else if (idle > 50) {
+      delay_us *= 2;
+    }
+    if (delay_us > 10 * 1000) delay_us = 10 * 1000;
+    int64_t sleep_ns = delay_us * 1000;
+    {
+      LockGuard l(sched.lock);
+      if (sched.deadlock_suspect) {
+        int64_t left = sched.deadlock_since + kDeadlockGraceNs - Nanotime();
+        if (left <= 0) {
+          // Still dead after the grace period: nothing can wake anyone.
+          DeadState d = EvalDead();
+          if (d != DeadState::kAlive) ThrowDead(d);
+          sched.deadlock_suspect = false;
+        } else if (left < sleep_ns) {
+          sleep_ns = left;
+        }
+      }
+    }
+    if (sysmon.wake.SleepFor(sleep_ns)) sysmon.wake.Clear();
+    if (sysmon.stop.load(std::memory_order_acquire)) break;
+    if (Retake(Nanotime()) > 0) {
+      idle = 0;
+    } else {
+      idle++;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void SysmonStart() {
+  sysmon.stop.store(false, std::memory_order_relaxed);
+  sysmon.wake.Clear();
+  CountThread();
+  if (pthread_create(&sysmon.thread, nullptr, &SysmonMain, nullptr) != 0) Throw("newosproc (sysmon)");
+  sysmon.started = true;
+}
+
+void SysmonWake() { sysmon.wake.Wakeup(); }
+
+void SysmonStop() {
+  if (!sysmon.started) return;
+  sysmon.stop.store(true, std::memory_order_release);
+  sysmon.wake.Wakeup();
+  pthread_join(sysmon.thread, nullptr);
+  sched.nthreads.fetch_sub(1, std::memory_order_relaxed);
+  sysmon.started = false;
+}
+
+}  // namespace gort::runtime::internal

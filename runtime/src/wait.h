@@ -1,0 +1,63 @@
+// The one way anything in gort blocks: a Waiter is either a parked fiber or a
+// plain OS thread sleeping on a futex note, so every primitive built on it
+// (Sema here; channels, select, sync and timers) works from both.
+//
+// Protocol: the waiter links itself into some queue under that queue's Lock,
+// then calls Block(lock): a fiber parks and the lock is released on g0 only
+// after the fiber's context is saved; a thread releases it and sleeps. A waker
+// takes the lock, unlinks the waiter, fills in its result, releases the lock
+// and calls Wake. Whatever the waker wrote before Wake happens-before Block
+// returns.
+#ifndef GORT_RUNTIME_SRC_WAIT_H_
+#define GORT_RUNTIME_SRC_WAIT_H_
+
+#include <cstdint>
+
+#include "futex.h"
+
+namespace gort::runtime::internal {
+
+struct G;
+
+struct Waiter {
+  G* g = nullptr;  // the parked fiber; null for a plain thread
+  Note note;       // a plain thread sleeps here
+  Waiter* next = nullptr;
+  Waiter* prev = nullptr;
+  bool linked = false;
+  void* data = nullptr;  // free for the primitive's use (e.g. a channel element)
+  bool success = false;
+};
+
+// Blocks the caller (fiber or thread) until Wake(w); `l` is held on entry and
+// released once the caller is committed to sleeping.
+void Block(Waiter* w, Lock* l) ABSL_UNLOCK_FUNCTION(l);
+void Wake(Waiter* w);
+
+// A FIFO of waiters, guarded by the owner's Lock.
+struct WaitQueue {
+  Waiter* head = nullptr;
+  Waiter* tail = nullptr;
+  void Push(Waiter* w);
+  Waiter* Pop();
+  void Remove(Waiter* w);
+  bool Empty() const { return head == nullptr; }
+};
+
+// A counting semaphore for fibers and threads. Go: runtime/sema.go's
+// semacquire / semrelease (without the treap).
+class Sema {
+ public:
+  explicit Sema(uint32_t count = 0) : count_(count) {}
+  void Acquire();
+  void Release();
+
+ private:
+  Lock lock_;
+  uint32_t count_ ABSL_GUARDED_BY(lock_);
+  WaitQueue waiters_ ABSL_GUARDED_BY(lock_);
+};
+
+}  // namespace gort::runtime::internal
+
+#endif  // GORT_RUNTIME_SRC_WAIT_H_

@@ -1,0 +1,102 @@
+// Fatal paths print Go's messages: panic, deadlock, stack overflow, thread
+// exhaustion.
+#include <atomic>
+#include <stdexcept>
+
+#include "testing.h"
+#include "wait.h"
+
+namespace gort {
+namespace {
+
+using runtime::Go;
+using runtime::internal::Sema;
+
+class DeathTest : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+TEST_F(DeathTest, PanicInAFiberPrintsPanicAndGoroutine) {
+  EXPECT_DEATH(runtime::Run([] {
+                 Go([] { throw std::runtime_error("boom"); });
+                 Sema never;
+                 never.Acquire();
+               }),
+               "panic: boom\n+goroutine [0-9]+ \\[running\\]:");
+}
+
+TEST_F(DeathTest, GortPanicInMainFiber) {
+  EXPECT_DEATH(runtime::Run([] { throw Panic("send on closed channel"); }),
+               "panic: send on closed channel\n+goroutine 1 \\[running\\]:");
+}
+
+TEST_F(DeathTest, AllFibersParkedIsADeadlock) {
+  EXPECT_DEATH(runtime::Run([] {
+                 Sema a;
+                 Go([&] { a.Acquire(); });
+                 a.Acquire();
+                 a.Acquire();
+               }),
+               "fatal error: all goroutines are asleep - deadlock!");
+}
+
+// Go's TestLockedDeadlock: only locked fibers left, all parked.
+TEST_F(DeathTest, LockedFibersParkedIsADeadlock) {
+  EXPECT_DEATH(runtime::Run(
+                   [] {
+                     runtime::LockOSThread();
+                     Sema s;
+                     Go([&] {
+                       runtime::LockOSThread();
+                       s.Acquire();
+                     });
+                     s.Acquire();
+                   },
+                   runtime::Options{.procs = 2}),
+               "fatal error: all goroutines are asleep - deadlock!");
+}
+
+TEST_F(DeathTest, MainGoexitThenEveryoneExits) {
+  EXPECT_DEATH(runtime::Run([] {
+                 Go([] {});
+                 runtime::Goexit();
+               }),
+               "fatal error: no goroutines \\(main called runtime.Goexit\\) - deadlock!");
+}
+
+int Recurse(int n) {
+  volatile char buf[1024];
+  buf[0] = static_cast<char>(n);
+  return Recurse(n + 1) + buf[0];
+}
+
+TEST_F(DeathTest, StackOverflowIsReported) {
+  if (testing::UnderSanitizer()) GTEST_SKIP() << "the sanitizer reports the overflow itself";
+  EXPECT_DEATH(runtime::Run([] {
+                 Go([] { Recurse(0); });
+                 Sema never;
+                 never.Acquire();
+               }),
+               "fatal error: stack overflow\n+goroutine [0-9]+ \\[running\\]:");
+}
+
+// Go's TestThreadExhaustion: locked, parked fibers each hold a thread.
+TEST_F(DeathTest, ThreadLimitIsFatal) {
+  EXPECT_DEATH(runtime::Run(
+                   [] {
+                     Sema never;
+                     for (int i = 0; i < 100; i++) {
+                       Go([&] {
+                         runtime::LockOSThread();
+                         never.Acquire();
+                       });
+                     }
+                     never.Acquire();
+                   },
+                   runtime::Options{.procs = 2, .max_threads = 10}),
+               "runtime: program exceeds 10-thread limit\nfatal error: thread exhaustion");
+}
+
+}  // namespace
+}  // namespace gort

@@ -1,0 +1,29 @@
+# Installs gort from the build tree into a scratch prefix, then configures,
+# builds and runs a tiny consumer that uses find_package(gort CONFIG REQUIRED).
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${GORT_BINARY_DIR} --prefix ${WORK_DIR}/prefix
+  RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cmake --install failed")
+endif()
+set(san_flags "")
+foreach(s IN LISTS GORT_SANITIZE)
+  string(APPEND san_flags " -fsanitize=${s}")
+endforeach()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${GORT_SOURCE_DIR}/tests/install/consumer
+    -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix
+    "-DCMAKE_CXX_FLAGS=${san_flags}" "-DCMAKE_EXE_LINKER_FLAGS=${san_flags}"
+  RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "configuring the consumer failed")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "building the consumer failed")
+endif()
+execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+message(STATUS "consumer printed: ${out}")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "consumer ok: 100 fibers")
+  message(FATAL_ERROR "the consumer failed (rc=${rc})")
+endif()

@@ -1,0 +1,48 @@
+// Test support: a fixture that runs a body under runtime::Run at several
+// procs values and fails on anything Run left behind (threads, descriptors,
+// fibers), as marl's fixture does.
+#ifndef GORT_TESTS_TESTING_H_
+#define GORT_TESTS_TESTING_H_
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <set>
+#include <string>
+
+#include "gort/runtime.h"
+
+namespace gort::testing {
+
+int CountThreads();      // entries in /proc/self/task
+int CountFds();          // entries in /proc/self/fd
+std::set<int> OpenFds();
+
+// True under ASan or TSan, where some tests scale down.
+bool UnderSanitizer();
+bool UnderTsan();
+
+// Yields until pred() holds. There is no time limit: ctest's timeout catches
+// a hang, so no machine is "too slow" for a test.
+void YieldUntil(const std::function<bool()>& pred);
+
+class ProcsTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  // Runs body as the main fiber with procs = GetParam().
+  void RunFibers(std::function<void()> body, runtime::Options opts = {});
+
+ private:
+  int threads_before_ = 0;
+  std::set<int> fds_before_;
+};
+
+#define GORT_INSTANTIATE_PROCS(suite) \
+  INSTANTIATE_TEST_SUITE_P(Procs, suite, ::testing::Values(1, 2, 4, 8), \
+                           [](const auto& info) { return "procs" + std::to_string(info.param); })
+
+}  // namespace gort::testing
+
+#endif  // GORT_TESTS_TESTING_H_
