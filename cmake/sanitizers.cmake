@@ -19,5 +19,8 @@ if(GORT_SANITIZE)
   endif()
   add_compile_options(${_gort_san_flags})
   add_link_options(${_gort_san_flags})
+  # Exported with gort::runtime, so that a consumer of an instrumented
+  # install links the sanitizer runtime too.
+  set(GORT_SANITIZER_LINK_FLAGS ${_gort_san_flags})
   message(STATUS "gort: sanitizers: ${GORT_SANITIZE}")
 endif()

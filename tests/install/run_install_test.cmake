@@ -7,13 +7,8 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${GORT_BINARY_DIR} --prefix $
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install failed")
 endif()
-set(san_flags "")
-foreach(s IN LISTS GORT_SANITIZE)
-  string(APPEND san_flags " -fsanitize=${s}")
-endforeach()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${GORT_SOURCE_DIR}/tests/install/consumer
     -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix
-    "-DCMAKE_CXX_FLAGS=${san_flags}" "-DCMAKE_EXE_LINKER_FLAGS=${san_flags}"
   RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "configuring the consumer failed")
