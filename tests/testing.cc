@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <cstdlib>
+#include <thread>
 
 namespace gort::testing {
 namespace {
@@ -56,6 +57,9 @@ void YieldUntil(const std::function<bool()>& pred) {
 }
 
 void ProcsTest::SetUp() {
+  // Sanitizer runtimes start helper threads of their own at the first thread
+  // creation (TSan's background thread): let that happen before counting.
+  std::thread([] {}).join();
   threads_before_ = CountThreads();
   fds_before_ = OpenFds();
 }

@@ -38,7 +38,9 @@ namespace {
 // How long a sleeper spins before it goes to the kernel. A wake-up that lands
 // inside the spin costs no system call on either side, which is what makes the
 // locked-fiber hand-off cheap when the two threads are on different CPUs.
-constexpr int kNoteSpins = 4000;
+// Bounded in time, not iterations: `pause` takes 1 to 50 ns depending on the
+// CPU (50 ns on the EPYC this was tuned on).
+constexpr int64_t kNoteSpinNs = 20 * 1000;
 }  // namespace
 
 void Note::Wakeup() {
@@ -48,9 +50,18 @@ void Note::Wakeup() {
 }
 
 void Note::Sleep() {
-  for (int i = 0; i < kNoteSpins; i++) {
+  int64_t until = 0;
+  for (int i = 0;; i++) {
     if (key_.load(std::memory_order_acquire) == 1) return;
     CpuRelax();
+    if ((i & 15) == 15) {
+      int64_t now = Nanotime();
+      if (until == 0) {
+        until = now + kNoteSpinNs;
+      } else if (now >= until) {
+        break;
+      }
+    }
   }
   uint32_t expected = 0;
   if (!key_.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) return;  // woken

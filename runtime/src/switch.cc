@@ -44,6 +44,9 @@ void SaveEh(EhState* into) {
 }
 
 void RestoreEh(const EhState& from) {
+  // g0 never has exceptions in flight and SaveEh cleared the thread's state,
+  // so there is nothing to write for a fiber that had none.
+  if (from.caught == nullptr && from.uncaught == 0) return;
   auto* g = reinterpret_cast<EhGlobalsLayout*>(__cxa_get_globals());
   g->caughtExceptions = from.caught;
   g->uncaughtExceptions = from.uncaught;
