@@ -39,8 +39,7 @@ void Gosched() {
     sched_yield();
     return;
   }
-  SwitchRequest req{SwitchKind::kGosched};
-  Mcall(g, &req);
+  Yield(g);
 }
 
 // The running G only. Go: Goexit.

@@ -52,24 +52,17 @@ const char* GStatusName(GStatus s) {
   return "?";
 }
 
-// Every transition is made by the G's current owner (see the table in
-// proc.h), so a checked load + store is enough: a locked CAS would only buy
-// detection of a bug that the check already reports. Go: casgstatus.
-void CasGStatus(G* g, GStatus from, GStatus to) {
-  GStatus cur = g->status.load(std::memory_order_acquire);
-  if (cur != from) {
-    WriteErr("runtime: casgstatus: goroutine ");
-    WriteErrNum(g->id);
-    WriteErr(" is ");
-    WriteErr(GStatusName(cur));
-    WriteErr(", wanted ");
-    WriteErr(GStatusName(from));
-    WriteErr(" -> ");
-    WriteErr(GStatusName(to));
-    WriteErr("\n");
-    Throw("casgstatus: bad incoming values");
-  }
-  g->status.store(to, std::memory_order_release);
+void BadGStatus(G* g, GStatus cur, GStatus from, GStatus to) {
+  WriteErr("runtime: casgstatus: goroutine ");
+  WriteErrNum(g->id);
+  WriteErr(" is ");
+  WriteErr(GStatusName(cur));
+  WriteErr(", wanted ");
+  WriteErr(GStatusName(from));
+  WriteErr(" -> ");
+  WriteErr(GStatusName(to));
+  WriteErr("\n");
+  Throw("casgstatus: bad incoming values");
 }
 
 uint32_t FastRand(M* m) {
@@ -911,6 +904,7 @@ top:
 // mcall, gosched_m, park_m, goexit0, exitsyscall0.
 
 void GExit0(M* m, G* g);
+void FinishExit(M* m, G* g);
 G* ExitSyscall0(M* m, G* g);
 
 // Runs g on m until g switches back; returns a G to run next on this M
@@ -922,8 +916,12 @@ G* Execute(M* m, G* g) {
   m->p->schedtick++;
   TsanSwitchTo(g->tsan_fiber);
   AsanStart(&m->asan_fake, g->stack.lo, g->stack.size());
-  Transfer t = Jump(g->ctx, m);
+  ResumeInfo ri{m};
+  Transfer t = Jump(g->ctx, &ri);
   AsanFinish(m->asan_fake);
+  // Gs may have switched among themselves meanwhile: the one coming back is
+  // the M's current G, not necessarily the one we started.
+  g = m->curg;
   g->ctx = t.from;
   m->curg = nullptr;
   if (!StackCanaryIntact(g->stack)) FatalStackOverflow(g);
@@ -959,23 +957,28 @@ G* Execute(M* m, G* g) {
   Throw("execute: bad switch request");
 }
 
-void GExit0(M* m, G* g) {
+// The bookkeeping of a finished G, run once its stack is no longer in use
+// (on g0, or on the next G after a direct switch). Go: goexit0.
+void FinishExit(M* m, G* g) {
   CasGStatus(g, GStatus::kRunning, GStatus::kDead);
   g->m = nullptr;
-  bool locked = g->lockedm != nullptr;
   bool is_main = g->is_main;
-  if (locked) {
-    // A fiber that exits locked takes its thread with it (Go >= 1.10): the
-    // thread may carry state the fiber changed (unshare, setns, affinity).
-    m->lockedg = nullptr;
-    m->exiting = true;
-  }
   GFree(m->p, g);
   sched.ngoroutines.fetch_sub(1, std::memory_order_acq_rel);
   if (is_main) {
     sched.main_finished.store(true, std::memory_order_release);
     sched.main_done.Wakeup();
   }
+}
+
+void GExit0(M* m, G* g) {
+  if (g->lockedm != nullptr) {
+    // A fiber that exits locked takes its thread with it (Go >= 1.10): the
+    // thread may carry state the fiber changed (unshare, setns, affinity).
+    m->lockedg = nullptr;
+    m->exiting = true;
+  }
+  FinishExit(m, g);
 }
 
 G* ExitSyscall0(M* m, G* g) {
@@ -1029,6 +1032,7 @@ void InitMThread(M* m) {
     pthread_attr_destroy(&attr);
   }
   m->tsan_fiber = TsanCurrentFiber();
+  m->eh_globals = ThreadEhGlobals();
 }
 
 void* MStart(void* arg) {
@@ -1061,28 +1065,118 @@ void* MStart(void* arg) {
 
 }  // namespace
 
-// The G's side of a switch to g0: save what must travel with the fiber, jump,
-// and on return (maybe on another M) take the new M's g0 context. The running
-// G only. Go: mcall.
-void Mcall(G* g, SwitchRequest* req) {
-  M* m = g->m;
-  SaveEh(&g->eh);
-  AsanStart(&g->asan_fake, m->g0_lo, m->g0_size);
-  TsanSwitchTo(m->tsan_fiber);
-  Transfer t = Jump(m->g0ctx, req);
-  M* nm = static_cast<M*>(t.data);
-  nm->g0ctx = t.from;
+namespace {
+
+// The resumed side of a direct G-to-G switch: prev's context is saved now, so
+// its request can be carried out. Go has no counterpart (its gosched and park
+// always go through g0).
+void PostSwitch(M* m, G* prev, Context prev_ctx, SwitchRequest* req) {
+  if (req->kind == SwitchKind::kExit) {
+    FinishExit(m, prev);
+    return;
+  }
+  prev->ctx = prev_ctx;
+  prev->m = nullptr;
+  if (req->kind == SwitchKind::kGosched) {
+    CasGStatus(prev, GStatus::kRunning, GStatus::kRunnable);
+    RunqPut(m->p, prev, false);
+    return;
+  }
+  CasGStatus(prev, GStatus::kRunning, GStatus::kWaiting);
+  if (req->unlock != nullptr && !req->unlock(req->arg)) {
+    CasGStatus(prev, GStatus::kWaiting, GStatus::kRunnable);
+    RunqPut(m->p, prev, true);
+  }
+}
+
+// Everything a G does right after it is switched to: take its M's g0 context
+// (or finish the previous G's direct switch), then restore what travels with
+// the fiber.
+M* OnResume(G* g, Transfer t) {
+  auto* ri = static_cast<ResumeInfo*>(t.data);
+  M* m = ri->m;
   AsanFinish(g->asan_fake);
-  RestoreEh(g->eh);
+  if (ri->prev != nullptr) {
+    PostSwitch(m, ri->prev, t.from, ri->req);
+  } else {
+    m->g0ctx = t.from;
+  }
+  return m;
+}
+
+void CheckUnwind(G* g) {
   if (g->unwinding.load(std::memory_order_acquire)) {
     if (std::uncaught_exceptions() > 0) Throw("fiber parked while being unwound at shutdown");
     throw ForcedUnwind{};
   }
 }
 
+// Switches from g straight to the next runnable G of its P, without g0.
+// Returns false when that is not possible here (locked G, fairness tick,
+// global work, shutdown, nothing local); the caller then goes through g0.
+// The running G only.
+bool TryDirectSwitch(G* g, SwitchRequest* req) {
+  M* m = g->m;
+  P* p = m->p;
+  // The same order as FindRunnable: local work first, the global queue on
+  // every 61st tick (left to g0).
+  if (g->lockedm != nullptr || p == nullptr || p->schedtick % 61 == 0 ||
+      sched.shutdown.load(std::memory_order_relaxed) || IsRetired(p)) {
+    return false;
+  }
+  G* next = RunqGet(p);
+  if (next == nullptr) return false;
+  if (next->lockedm != nullptr) {  // belongs to another M: let g0 hand it over
+    RunqPut(p, next, true);
+    return false;
+  }
+  if (!StackCanaryIntact(g->stack)) FatalStackOverflow(g);
+  CasGStatus(next, GStatus::kRunnable, GStatus::kRunning);
+  next->m = m;
+  m->curg = next;
+  p->schedtick++;
+  bool exiting = req->kind == SwitchKind::kExit;
+  if (!exiting) SaveEh(m->eh_globals, &g->eh);
+  ResumeInfo ri{m, g, req};
+  // A dying fiber passes no fake-stack slot: ASan frees its fake stack.
+  AsanStart(exiting ? nullptr : &g->asan_fake, next->stack.lo, next->stack.size());
+  TsanSwitchTo(next->tsan_fiber);
+  Transfer t = Jump(next->ctx, &ri);
+  if (exiting) Throw("goexit: dead fiber resumed");
+  M* nm = OnResume(g, t);
+  RestoreEh(nm->eh_globals, g->eh);
+  CheckUnwind(g);
+  return true;
+}
+
+}  // namespace
+
+// The G's side of a switch to g0: save what must travel with the fiber, jump,
+// and on return (maybe on another M) take the new M's g0 context. The running
+// G only. Go: mcall.
+void Mcall(G* g, SwitchRequest* req) {
+  M* m = g->m;
+  SaveEh(m->eh_globals, &g->eh);
+  AsanStart(&g->asan_fake, m->g0_lo, m->g0_size);
+  TsanSwitchTo(m->tsan_fiber);
+  Transfer t = Jump(m->g0ctx, req);
+  M* nm = OnResume(g, t);
+  RestoreEh(nm->eh_globals, g->eh);
+  CheckUnwind(g);
+}
+
+// Yields: straight to the next local G if there is one, else through g0.
+// The running G only. Go: gosched_m (which always goes through g0).
+void Yield(G* g) {
+  SwitchRequest req{SwitchKind::kGosched};
+  if (TryDirectSwitch(g, &req)) return;
+  Mcall(g, &req);
+}
+
 namespace {
 [[noreturn]] void McallExit(G* g) {
   SwitchRequest req{SwitchKind::kExit};
+  TryDirectSwitch(g, &req);  // returns only if it could not switch
   M* m = g->m;
   AsanStart(nullptr, m->g0_lo, m->g0_size);  // this fiber's fake stack dies with it
   TsanSwitchTo(m->tsan_fiber);
@@ -1093,10 +1187,15 @@ namespace {
 
 // The bottom frame of every fiber. Never returns.
 void GMain(Transfer t) {
-  M* m = static_cast<M*>(t.data);
-  m->g0ctx = t.from;
-  G* g = m->curg;
+  auto* ri = static_cast<ResumeInfo*>(t.data);
+  M* m = ri->m;
   AsanFinish(nullptr);
+  if (ri->prev != nullptr) {
+    PostSwitch(m, ri->prev, t.from, ri->req);
+  } else {
+    m->g0ctx = t.from;
+  }
+  G* g = m->curg;
   g->started = true;
   if (!g->unwinding.load(std::memory_order_acquire)) {
     try {
@@ -1124,6 +1223,7 @@ void Park(bool (*unlock)(void*), void* arg) {
   G* g = GetG();
   if (g == nullptr) Throw("park outside a fiber");
   SwitchRequest req{SwitchKind::kPark, unlock, arg};
+  if (TryDirectSwitch(g, &req)) return;
   Mcall(g, &req);
 }
 
@@ -1230,7 +1330,8 @@ void UnwindG(M* m0, G* g) {
     m0->curg = g;
     TsanSwitchTo(g->tsan_fiber);
     AsanStart(&m0->asan_fake, g->stack.lo, g->stack.size());
-    Transfer t = Jump(g->ctx, m0);
+    ResumeInfo ri{m0};
+    Transfer t = Jump(g->ctx, &ri);
     AsanFinish(m0->asan_fake);
     g->ctx = t.from;
     m0->curg = nullptr;

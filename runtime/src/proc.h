@@ -28,6 +28,7 @@
 
 namespace gort::runtime::internal {
 
+struct G;
 struct M;
 struct P;
 
@@ -61,8 +62,18 @@ enum class PStatus : uint32_t {
 enum class SwitchKind { kGosched, kPark, kExit, kExitSyscall };
 struct SwitchRequest {
   SwitchKind kind;
-  bool (*unlock)(void* arg) = nullptr;  // kPark: runs on g0 after the G is saved;
-  void* arg = nullptr;                  // false means "do not park after all"
+  bool (*unlock)(void* arg) = nullptr;  // kPark: runs once the G is saved (on g0, or
+  void* arg = nullptr;                  // on the next G); false: do not park after all
+};
+
+// What is handed to a G when it is switched to: the M it now runs on, and,
+// when the previous G switched straight to it (no g0 in between), that G and
+// its request, which the resumed side carries out once the switch has saved
+// the previous G's context.
+struct ResumeInfo {
+  M* m;
+  G* prev = nullptr;
+  SwitchRequest* req = nullptr;
 };
 
 struct G {
@@ -94,6 +105,7 @@ struct M {
   std::size_t g0_size = 0;
   void* asan_fake = nullptr;
   void* tsan_fiber = nullptr;
+  void* eh_globals = nullptr;  // this thread's C++ exception globals
   G* curg = nullptr;      // the G running on this M, if any
   P* p = nullptr;         // the P held (null while idle or in a syscall)
   P* nextp = nullptr;     // P handed to this M by startm / startlockedm
@@ -204,8 +216,16 @@ void SetM(M* m);
 // The running G (null outside a fiber, and on g0).
 G* GetG();
 
-// Status transitions. Abort on an unexpected `from`. Go: casgstatus.
-void CasGStatus(G* g, GStatus from, GStatus to);
+// Status transitions. Abort on an unexpected `from`. Every transition is made
+// by the G's current owner (see the table above), so a checked load + store
+// is enough: a locked CAS would only buy detection of a bug that the check
+// already reports. Go: casgstatus.
+[[noreturn]] void BadGStatus(G* g, GStatus cur, GStatus from, GStatus to);
+inline void CasGStatus(G* g, GStatus from, GStatus to) {
+  GStatus cur = g->status.load(std::memory_order_acquire);
+  if (__builtin_expect(cur != from, 0)) BadGStatus(g, cur, from, to);
+  g->status.store(to, std::memory_order_release);
+}
 
 // Run queues (proc.cc).
 void RunqPut(P* p, G* g, bool next);   // owner P only
@@ -218,6 +238,7 @@ void Ready(G* g);      // any thread: waiting -> runnable, queue it, wake a P
 void WakeP();          // any thread: start a spinning M if a P is idle and nobody spins
 void Park(bool (*unlock)(void*), void* arg);  // the running G only; may park
 void Mcall(G* g, SwitchRequest* req);          // the running G only
+void Yield(G* g);                              // the running G only (Gosched)
 void HandoffP(P* p);   // any M without P: give p to someone or make it idle
 void StartM(P* p, bool spinning);
 P* PidleGet() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);

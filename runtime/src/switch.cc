@@ -35,19 +35,22 @@ Transfer Jump(Context to, void* data) {
   return Transfer{t.fctx, t.data};
 }
 
-void SaveEh(EhState* into) {
-  auto* g = reinterpret_cast<EhGlobalsLayout*>(__cxa_get_globals());
+void* ThreadEhGlobals() { return __cxa_get_globals(); }
+
+void SaveEh(void* thread_globals, EhState* into) {
+  auto* g = static_cast<EhGlobalsLayout*>(thread_globals);
   into->caught = g->caughtExceptions;
   into->uncaught = g->uncaughtExceptions;
+  if (into->caught == nullptr && into->uncaught == 0) return;
   g->caughtExceptions = nullptr;
   g->uncaughtExceptions = 0;
 }
 
-void RestoreEh(const EhState& from) {
+void RestoreEh(void* thread_globals, const EhState& from) {
   // g0 never has exceptions in flight and SaveEh cleared the thread's state,
   // so there is nothing to write for a fiber that had none.
   if (from.caught == nullptr && from.uncaught == 0) return;
-  auto* g = reinterpret_cast<EhGlobalsLayout*>(__cxa_get_globals());
+  auto* g = static_cast<EhGlobalsLayout*>(thread_globals);
   g->caughtExceptions = from.caught;
   g->uncaughtExceptions = from.uncaught;
 }

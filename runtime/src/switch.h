@@ -57,8 +57,11 @@ struct EhState {
   void* caught = nullptr;
   unsigned int uncaught = 0;
 };
-void SaveEh(EhState* into);       // and clears the thread's
-void RestoreEh(const EhState& from);
+// The calling thread's exception globals; an M caches it (its thread never
+// changes) so that a switch costs no dynamic-TLS lookup.
+void* ThreadEhGlobals();
+void SaveEh(void* thread_globals, EhState* into);  // and clears the thread's
+void RestoreEh(void* thread_globals, const EhState& from);
 
 // Sanitizer annotations (no-ops in plain builds).
 inline void AsanStart(void** fake_save, const void* bottom, std::size_t size) {
