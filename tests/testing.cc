@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <sched.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <thread>
 
@@ -56,17 +58,34 @@ void YieldUntil(const std::function<bool()>& pred) {
   while (!pred()) runtime::Gosched();
 }
 
+// A joined thread can stay listed in /proc/self/task for a moment: the kernel
+// releases the task after it has woken the joiner. Waits (up to 10 s) until
+// the count reaches `want`, or, with want < 0, until it stops changing.
+int SettledThreadCount(int want) {
+  int last = CountThreads();
+  int stable = 0;
+  for (int i = 0; i < 10000; i++) {
+    usleep(1000);
+    int now = CountThreads();
+    if (want >= 0 && now == want) return now;
+    stable = (now == last) ? stable + 1 : 0;
+    last = now;
+    if (want < 0 && stable >= 3) return now;
+  }
+  return last;
+}
+
 void ProcsTest::SetUp() {
   // Sanitizer runtimes start helper threads of their own at the first thread
   // creation (TSan's background thread): let that happen before counting.
   std::thread([] {}).join();
-  threads_before_ = CountThreads();
+  threads_before_ = SettledThreadCount(-1);
   fds_before_ = OpenFds();
 }
 
 void ProcsTest::TearDown() {
   EXPECT_EQ(runtime::NumGoroutine(), 0) << "fibers left after Run";
-  EXPECT_EQ(CountThreads(), threads_before_) << "threads leaked by Run";
+  EXPECT_EQ(SettledThreadCount(threads_before_), threads_before_) << "threads leaked by Run";
   EXPECT_EQ(OpenFds(), fds_before_) << "descriptors leaked";
 }
 

@@ -5,34 +5,58 @@
 
 namespace gort::runtime::internal {
 namespace {
-bool UnlockAfterPark(void* arg) {
-  static_cast<Lock*>(arg)->unlock();
+void UnlockLock(void* arg) ABSL_NO_THREAD_SAFETY_ANALYSIS { static_cast<Lock*>(arg)->unlock(); }
+
+struct Release {
+  void (*unlock)(void*);
+  void* arg;
+};
+bool ReleaseAfterPark(void* r) {
+  auto* rel = static_cast<Release*>(r);
+  rel->unlock(rel->arg);
   return true;
 }
 }  // namespace
 
-void Block(Waiter* w, Lock* l) {
+void BlockWith(Waiter* w, void (*unlock)(void*), void* arg) {
   M* m = GetM();
   G* g = (m != nullptr && !m->is_m0) ? m->curg : nullptr;
   if (g != nullptr && g->status.load(std::memory_order_relaxed) == GStatus::kSyscall) {
     Throw("blocking on a runtime object inside EnterSyscall/ExitSyscall");
   }
   if (g != nullptr) {
-    w->g = g;
-    Park(&UnlockAfterPark, l);
+    Release rel{unlock, arg};
+    Park(&ReleaseAfterPark, &rel);
     return;
   }
-  w->g = nullptr;
   if (m == nullptr) RegisterForeignThread();
-  l->unlock();
-  w->note.Sleep();
+  unlock(arg);
+  w->note->Sleep();
+}
+
+void Block(Waiter* w, Lock* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  M* m = GetM();
+  w->g = (m != nullptr && !m->is_m0) ? m->curg : nullptr;
+  BlockWith(w, &UnlockLock, l);
 }
 
 void Wake(Waiter* w) {
   if (G* g = w->g) {
     Ready(g);
   } else {
-    w->note.Wakeup();
+    w->note->Wakeup();
+  }
+}
+
+Waiter* WaitQueue::Dequeue() {
+  for (;;) {
+    Waiter* w = Pop();
+    if (w == nullptr || w->sel == nullptr) return w;
+    uint32_t expected = 0;
+    if (w->sel->done.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+      w->sel->fired = w;
+      return w;
+    }
   }
 }
 
@@ -91,7 +115,7 @@ void Sema::Acquire() {
 
 void Sema::Release() {
   lock_.lock();
-  if (Waiter* w = waiters_.Pop()) {
+  if (Waiter* w = waiters_.Dequeue()) {
     lock_.unlock();
     Wake(w);
     return;

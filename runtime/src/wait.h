@@ -11,6 +11,7 @@
 #ifndef GORT_RUNTIME_SRC_WAIT_H_
 #define GORT_RUNTIME_SRC_WAIT_H_
 
+#include <atomic>
 #include <cstdint>
 
 #include "futex.h"
@@ -18,20 +19,40 @@
 namespace gort::runtime::internal {
 
 struct G;
+struct Waiter;
+
+// Shared by the waiters of one blocked select: the first waker to flip `done`
+// owns the select and records which waiter fired. Go: g.selectDone + sudog.
+struct SelectState {
+  std::atomic<uint32_t> done{0};
+  Waiter* fired = nullptr;  // written by the winning waker under its queue's lock
+  Note note;                // a plain thread's select sleeps here
+};
 
 struct Waiter {
-  G* g = nullptr;  // the parked fiber; null for a plain thread
-  Note note;       // a plain thread sleeps here
+  Waiter() = default;
+  Waiter(const Waiter&) = delete;  // `note` may point into itself
+  Waiter& operator=(const Waiter&) = delete;
+
+  G* g = nullptr;        // the parked fiber; null for a plain thread
+  Note* note = &own_note;  // where a plain thread sleeps
+  Note own_note;
   Waiter* next = nullptr;
   Waiter* prev = nullptr;
   bool linked = false;
   void* data = nullptr;  // free for the primitive's use (e.g. a channel element)
   bool success = false;
+  SelectState* sel = nullptr;  // set for the waiters of a blocked select
+  int case_index = -1;
+  void* owner = nullptr;       // select: the channel whose queue holds it
 };
 
 // Blocks the caller (fiber or thread) until Wake(w); `l` is held on entry and
 // released once the caller is committed to sleeping.
 void Block(Waiter* w, Lock* l) ABSL_UNLOCK_FUNCTION(l);
+// The same with any release action (a select releases several locks).
+// `w` stands for every waiter of the caller: they share its g and note.
+void BlockWith(Waiter* w, void (*unlock)(void*), void* arg);
 void Wake(Waiter* w);
 
 // A FIFO of waiters, guarded by the owner's Lock.
@@ -40,6 +61,9 @@ struct WaitQueue {
   Waiter* tail = nullptr;
   void Push(Waiter* w);
   Waiter* Pop();
+  // Pops the first waiter that can still be woken: a select waiter whose
+  // select another case already won is dropped. Go: waitq.dequeue.
+  Waiter* Dequeue();
   void Remove(Waiter* w);
   bool Empty() const { return head == nullptr; }
 };

@@ -1,0 +1,490 @@
+// The channel core behind gort::Chan<T> and Select. Go: runtime/chan.go,
+// runtime/select.go. Elements are moved with the ElemOps the typed shell
+// provides; the core never knows T.
+//
+// Lock order: a channel's lock is a leaf for Send/Recv/Close; Select takes
+// the locks of all its channels in address order (each once) and releases
+// them in reverse. No channel lock is held across a switch: a blocking
+// operation releases it in the park's unlock step, after its fiber's context
+// is saved.
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "fatal.h"
+#include "gort/chan.h"
+#include "proc.h"
+#include "wait.h"
+
+namespace gort {
+namespace chan_internal {
+
+using runtime::internal::Block;
+using runtime::internal::BlockWith;
+using runtime::internal::GetM;
+using runtime::internal::Lock;
+using runtime::internal::LockGuard;
+using runtime::internal::SelectState;
+using runtime::internal::Wake;
+using runtime::internal::Waiter;
+using runtime::internal::WaitQueue;
+
+struct Core {
+  std::atomic<int> refs{1};
+  const ElemOps* ops = nullptr;
+  std::size_t cap = 0;
+  std::size_t stride = 0;
+  unsigned char* buf = nullptr;
+  Lock lock;
+  std::size_t qcount ABSL_GUARDED_BY(lock) = 0;  // elements in buf
+  std::size_t sendx ABSL_GUARDED_BY(lock) = 0;
+  std::size_t recvx ABSL_GUARDED_BY(lock) = 0;
+  bool closed ABSL_GUARDED_BY(lock) = false;
+  WaitQueue recvq ABSL_GUARDED_BY(lock);  // receivers blocked on an empty channel
+  WaitQueue sendq ABSL_GUARDED_BY(lock);  // senders blocked on a full channel
+
+  void* Slot(std::size_t i) { return buf + i * stride; }
+};
+
+namespace {
+
+[[noreturn]] void PanicSendClosed() { throw Panic("send on closed channel"); }
+
+// Parks forever (a nil channel). The fiber is only ever resumed to be unwound
+// at shutdown.
+[[noreturn]] void BlockForever() {
+  Lock l;
+  l.lock();
+  Waiter w;
+  Block(&w, &l);
+  runtime::internal::Throw("nil channel operation resumed");
+}
+
+// Moves the element at the head of the buffer into out. Caller holds c->lock.
+void TakeHead(Core* c, void* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->lock) {
+  void* slot = c->Slot(c->recvx);
+  c->ops->move(out, slot);
+  c->ops->destroy(slot);
+  if (++c->recvx == c->cap) c->recvx = 0;
+  c->qcount--;
+}
+
+void PutTail(Core* c, void* v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->lock) {
+  c->ops->move(c->Slot(c->sendx), v);
+  if (++c->sendx == c->cap) c->sendx = 0;
+  c->qcount++;
+}
+
+// Receives from the blocked sender w (dequeued by the caller). Unbuffered:
+// straight from the sender's value. Buffered (hence full): the head of the
+// buffer, and the sender's value goes to the tail. Go: recv.
+void RecvFromSender(Core* c, Waiter* w, void* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->lock) {
+  if (c->cap == 0) {
+    c->ops->move(out, w->data);
+  } else {
+    TakeHead(c, out);
+    PutTail(c, w->data);
+  }
+  w->success = true;
+}
+
+// Removes w from q if a shutdown unwinds its blocked owner.
+template <class F>
+void BlockOrCleanup(Core* c, Waiter* w, WaitQueue* q, F&& block) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  try {
+    block();
+  } catch (...) {
+    LockGuard l(c->lock);
+    q->Remove(w);
+    throw;
+  }
+}
+
+runtime::internal::G* CurrentG() {
+  runtime::internal::M* m = GetM();
+  return (m != nullptr && !m->is_m0) ? m->curg : nullptr;
+}
+
+}  // namespace
+
+Core* NewCore(const ElemOps* ops, std::size_t capacity) {
+  auto* c = new Core;
+  c->ops = ops;
+  c->cap = capacity;
+  c->stride = (ops->size + ops->align - 1) / ops->align * ops->align;
+  if (capacity > 0) {
+    if (c->stride != 0 && capacity > (std::size_t{1} << 40) / c->stride) {
+      delete c;
+      throw Panic("makechan: size out of range");
+    }
+    c->buf = static_cast<unsigned char*>(
+        ::operator new(capacity * c->stride, std::align_val_t{std::max<std::size_t>(ops->align, 16)}));
+  }
+  return c;
+}
+
+void Ref(Core* c) { c->refs.fetch_add(1, std::memory_order_relaxed); }
+
+void Unref(Core* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  while (c->qcount > 0) {
+    void* slot = c->Slot(c->recvx);
+    c->ops->destroy(slot);
+    if (++c->recvx == c->cap) c->recvx = 0;
+    c->qcount--;
+  }
+  if (c->buf != nullptr) {
+    ::operator delete(c->buf, std::align_val_t{std::max<std::size_t>(c->ops->align, 16)});
+  }
+  delete c;
+}
+
+// Go: chansend.
+void Send(Core* c, void* v) {
+  if (c == nullptr) BlockForever();
+  c->lock.lock();
+  if (c->closed) {
+    c->lock.unlock();
+    PanicSendClosed();
+  }
+  if (Waiter* w = c->recvq.Dequeue()) {
+    // Direct hand-off to a parked receiver: no buffer copy.
+    c->ops->move(w->data, v);
+    w->success = true;
+    c->lock.unlock();
+    Wake(w);
+    return;
+  }
+  if (c->qcount < c->cap) {
+    PutTail(c, v);
+    c->lock.unlock();
+    return;
+  }
+  Waiter w;
+  w.data = v;
+  c->sendq.Push(&w);
+  BlockOrCleanup(c, &w, &c->sendq, [&] { Block(&w, &c->lock); });
+  // Woken by a receiver (it took the value) or by Close.
+  if (!w.success) PanicSendClosed();
+}
+
+bool TrySend(Core* c, void* v) {
+  if (c == nullptr) return false;
+  c->lock.lock();
+  if (c->closed) {
+    c->lock.unlock();
+    PanicSendClosed();
+  }
+  if (Waiter* w = c->recvq.Dequeue()) {
+    c->ops->move(w->data, v);
+    w->success = true;
+    c->lock.unlock();
+    Wake(w);
+    return true;
+  }
+  if (c->qcount < c->cap) {
+    PutTail(c, v);
+    c->lock.unlock();
+    return true;
+  }
+  c->lock.unlock();
+  return false;
+}
+
+// Go: chanrecv.
+bool Recv(Core* c, void* out) {
+  if (c == nullptr) BlockForever();
+  c->lock.lock();
+  if (Waiter* w = c->sendq.Dequeue()) {
+    RecvFromSender(c, w, out);
+    c->lock.unlock();
+    Wake(w);
+    return true;
+  }
+  if (c->qcount > 0) {
+    TakeHead(c, out);
+    c->lock.unlock();
+    return true;
+  }
+  if (c->closed) {
+    c->lock.unlock();
+    return false;
+  }
+  Waiter w;
+  w.data = out;
+  c->recvq.Push(&w);
+  BlockOrCleanup(c, &w, &c->recvq, [&] { Block(&w, &c->lock); });
+  return w.success;  // false: woken by Close
+}
+
+int TryRecv(Core* c, void* out) {
+  if (c == nullptr) return 0;
+  c->lock.lock();
+  if (Waiter* w = c->sendq.Dequeue()) {
+    RecvFromSender(c, w, out);
+    c->lock.unlock();
+    Wake(w);
+    return 1;
+  }
+  if (c->qcount > 0) {
+    TakeHead(c, out);
+    c->lock.unlock();
+    return 1;
+  }
+  bool closed = c->closed;
+  c->lock.unlock();
+  return closed ? -1 : 0;
+}
+
+// Go: closechan. Every blocked receiver returns "closed", every blocked
+// sender panics.
+void Close(Core* c) {
+  if (c == nullptr) throw Panic("close of nil channel");
+  Waiter* wake = nullptr;  // chained through `next` once unlinked
+  {
+    LockGuard l(c->lock);
+    if (c->closed) throw Panic("close of closed channel");
+    c->closed = true;
+    for (WaitQueue* q : {&c->recvq, &c->sendq}) {
+      while (Waiter* w = q->Dequeue()) {
+        w->success = false;
+        w->next = wake;
+        wake = w;
+      }
+    }
+  }
+  while (wake != nullptr) {
+    Waiter* next = wake->next;  // read before Wake: the waiter may be gone after
+    Wake(wake);
+    wake = next;
+  }
+}
+
+std::size_t Len(const Core* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (c == nullptr) return 0;
+  auto* m = const_cast<Core*>(c);
+  LockGuard l(m->lock);
+  return m->qcount;
+}
+
+std::size_t Cap(const Core* c) { return c == nullptr ? 0 : c->cap; }
+
+}  // namespace chan_internal
+
+// ---------------------------------------------------------------------------
+// Select. Go: selectgo.
+
+using chan_internal::Core;
+using runtime::internal::SelectState;
+using runtime::internal::Waiter;
+
+Case::Case(Case&& o) noexcept
+    : core_(std::exchange(o.core_, nullptr)),
+      ops_(o.ops_),
+      kind_(o.kind_),
+      out_(o.out_),
+      deliver_(o.deliver_),
+      heap_(std::exchange(o.heap_, nullptr)) {
+  // A heap element moved with the pointer; an inline one is moved here.
+  if (o.has_elem_ && heap_ == nullptr) {
+    ops_->move(inline_, o.inline_);
+    ops_->destroy(o.inline_);
+  }
+  has_elem_ = std::exchange(o.has_elem_, false);
+}
+
+Case::~Case() {
+  if (has_elem_) ops_->destroy(Elem());
+  if (heap_ != nullptr) ::operator delete(heap_, std::align_val_t{std::max<std::size_t>(ops_->align, 16)});
+  if (core_ != nullptr) chan_internal::Unref(core_);
+}
+
+void Case::AllocElem() {
+  if (ops_->size > sizeof(inline_) || ops_->align > alignof(std::max_align_t)) {
+    heap_ = ::operator new(ops_->size, std::align_val_t{std::max<std::size_t>(ops_->align, 16)});
+  }
+}
+
+Case OnDefault() {
+  Case c;
+  c.kind_ = Case::Kind::kDefault;
+  return c;
+}
+
+namespace {
+
+// A cheap per-thread random number for the poll order. Read fresh each call
+// (no thread_local address survives a switch here: no switch happens inside).
+__attribute__((noinline)) uint32_t SelectRand() {
+  static thread_local uint64_t x = 0;
+  if (x == 0) x = reinterpret_cast<uintptr_t>(&x) * 0x9E3779B97F4A7C15ULL | 1;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return static_cast<uint32_t>(x >> 16);
+}
+
+struct LockSet {
+  Core** cores;
+  std::size_t n;
+};
+
+void LockAll(const LockSet& s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  for (std::size_t i = 0; i < s.n; i++) s.cores[i]->lock.lock();
+}
+void UnlockAll(void* arg) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  auto* s = static_cast<LockSet*>(arg);
+  for (std::size_t i = s->n; i-- > 0;) s->cores[i]->lock.unlock();
+}
+
+// Small selects keep their scratch arrays on the stack.
+template <class T, std::size_t N>
+struct Scratch {
+  T local[N];
+  std::unique_ptr<T[]> heap;
+  T* Get(std::size_t n) {
+    if (n <= N) return local;
+    heap.reset(new T[n]);
+    return heap.get();
+  }
+};
+
+}  // namespace
+
+std::size_t SelectCases(Case* cases, std::size_t n) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  Scratch<std::size_t, 16> poll_s;
+  Scratch<Core*, 16> lock_s;
+  std::size_t* poll = poll_s.Get(n);
+  Core** locks = lock_s.Get(n);
+  std::size_t npoll = 0, nlocks = 0;
+  long dflt = -1;
+  for (std::size_t i = 0; i < n; i++) {
+    if (cases[i].kind_ == Case::Kind::kDefault) {
+      if (dflt >= 0) throw Panic("select: multiple defaults");
+      dflt = static_cast<long>(i);
+      continue;
+    }
+    if (cases[i].core_ == nullptr) continue;  // nil channel: never ready
+    // Insert at a random position: a uniform shuffle. Go: pollorder.
+    std::size_t j = SelectRand() % (npoll + 1);
+    if (j != npoll) poll[npoll] = poll[j];
+    poll[j] = i;
+    npoll++;
+    locks[nlocks++] = cases[i].core_;
+  }
+  std::sort(locks, locks + nlocks);  // Go: lockorder (by address)
+  nlocks = static_cast<std::size_t>(std::unique(locks, locks + nlocks) - locks);
+  LockSet set{locks, nlocks};
+  LockAll(set);
+
+  // Pass 1: is any case ready?
+  for (std::size_t k = 0; k < npoll; k++) {
+    std::size_t i = poll[k];
+    Case& c = cases[i];
+    Core* ch = c.core_;
+    if (c.kind_ == Case::Kind::kRecv) {
+      if (Waiter* w = ch->sendq.Dequeue()) {
+        chan_internal::RecvFromSender(ch, w, c.Elem());
+        c.has_elem_ = true;
+        UnlockAll(&set);
+        runtime::internal::Wake(w);
+        c.deliver_(&c, true);
+        return i;
+      }
+      if (ch->qcount > 0) {
+        chan_internal::TakeHead(ch, c.Elem());
+        c.has_elem_ = true;
+        UnlockAll(&set);
+        c.deliver_(&c, true);
+        return i;
+      }
+      if (ch->closed) {
+        UnlockAll(&set);
+        c.deliver_(&c, false);
+        return i;
+      }
+    } else {
+      if (ch->closed) {
+        UnlockAll(&set);
+        chan_internal::PanicSendClosed();
+      }
+      if (Waiter* w = ch->recvq.Dequeue()) {
+        ch->ops->move(w->data, c.Elem());
+        w->success = true;
+        UnlockAll(&set);
+        runtime::internal::Wake(w);
+        return i;
+      }
+      if (ch->qcount < ch->cap) {
+        chan_internal::PutTail(ch, c.Elem());
+        UnlockAll(&set);
+        return i;
+      }
+    }
+  }
+  if (dflt >= 0) {
+    UnlockAll(&set);
+    return static_cast<std::size_t>(dflt);
+  }
+  if (npoll == 0) {
+    UnlockAll(&set);
+    chan_internal::BlockForever();  // select {} or only nil channels
+  }
+
+  // Pass 2: enqueue a waiter on every channel and block.
+  SelectState st;
+  Scratch<Waiter, 8> ws_s;
+  Waiter* ws = ws_s.Get(npoll);
+  runtime::internal::G* g = chan_internal::CurrentG();
+  for (std::size_t k = 0; k < npoll; k++) {
+    std::size_t i = poll[k];
+    Waiter& w = ws[k];
+    w.g = g;
+    w.note = &st.note;
+    w.sel = &st;
+    w.case_index = static_cast<int>(i);
+    w.owner = cases[i].core_;
+    w.data = cases[i].Elem();
+    if (cases[i].kind_ == Case::Kind::kRecv) {
+      cases[i].core_->recvq.Push(&w);
+    } else {
+      cases[i].core_->sendq.Push(&w);
+    }
+  }
+  auto dequeue_all = [&] {
+    for (std::size_t k = 0; k < npoll; k++) {
+      Core* ch = static_cast<Core*>(ws[k].owner);
+      if (cases[ws[k].case_index].kind_ == Case::Kind::kRecv) {
+        ch->recvq.Remove(&ws[k]);
+      } else {
+        ch->sendq.Remove(&ws[k]);
+      }
+    }
+  };
+  try {
+    runtime::internal::BlockWith(&ws[0], &UnlockAll, &set);
+  } catch (...) {
+    LockAll(set);
+    dequeue_all();
+    UnlockAll(&set);
+    throw;
+  }
+  // Woken: one case fired. Take our other waiters off their queues.
+  LockAll(set);
+  dequeue_all();
+  UnlockAll(&set);
+  Waiter* f = st.fired;
+  std::size_t i = static_cast<std::size_t>(f->case_index);
+  Case& c = cases[i];
+  if (c.kind_ == Case::Kind::kRecv) {
+    if (f->success) c.has_elem_ = true;
+    c.deliver_(&c, f->success);
+  } else if (!f->success) {
+    chan_internal::PanicSendClosed();
+  }
+  return i;
+}
+
+}  // namespace gort
