@@ -1222,6 +1222,10 @@ void GMain(Transfer t) {
 void Park(bool (*unlock)(void*), void* arg) {
   G* g = GetG();
   if (g == nullptr) Throw("park outside a fiber");
+  ParkG(g, unlock, arg);
+}
+
+void ParkG(G* g, bool (*unlock)(void*), void* arg) {
   SwitchRequest req{SwitchKind::kPark, unlock, arg};
   if (TryDirectSwitch(g, &req)) return;
   Mcall(g, &req);

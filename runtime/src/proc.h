@@ -237,6 +237,7 @@ void GlobRunqPut(G* g) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
 void Ready(G* g);      // any thread: waiting -> runnable, queue it, wake a P
 void WakeP();          // any thread: start a spinning M if a P is idle and nobody spins
 void Park(bool (*unlock)(void*), void* arg);  // the running G only; may park
+void ParkG(G* g, bool (*unlock)(void*), void* arg);  // g: the running G
 void Mcall(G* g, SwitchRequest* req);          // the running G only
 void Yield(G* g);                              // the running G only (Gosched)
 void HandoffP(P* p);   // any M without P: give p to someone or make it idle

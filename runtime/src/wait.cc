@@ -18,26 +18,31 @@ bool ReleaseAfterPark(void* r) {
 }
 }  // namespace
 
-void BlockWith(Waiter* w, void (*unlock)(void*), void* arg) {
-  M* m = GetM();
-  G* g = (m != nullptr && !m->is_m0) ? m->curg : nullptr;
-  if (g != nullptr && g->status.load(std::memory_order_relaxed) == GStatus::kSyscall) {
-    Throw("blocking on a runtime object inside EnterSyscall/ExitSyscall");
-  }
+namespace {
+void BlockOn(M* m, G* g, Waiter* w, void (*unlock)(void*), void* arg) {
   if (g != nullptr) {
+    if (g->status.load(std::memory_order_relaxed) == GStatus::kSyscall) {
+      Throw("blocking on a runtime object inside EnterSyscall/ExitSyscall");
+    }
     Release rel{unlock, arg};
-    Park(&ReleaseAfterPark, &rel);
+    ParkG(g, &ReleaseAfterPark, &rel);
     return;
   }
   if (m == nullptr) RegisterForeignThread();
   unlock(arg);
   w->note->Sleep();
 }
+}  // namespace
+
+void BlockWith(Waiter* w, void (*unlock)(void*), void* arg) {
+  M* m = GetM();
+  BlockOn(m, (m != nullptr && !m->is_m0) ? m->curg : nullptr, w, unlock, arg);
+}
 
 void Block(Waiter* w, Lock* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   M* m = GetM();
   w->g = (m != nullptr && !m->is_m0) ? m->curg : nullptr;
-  BlockWith(w, &UnlockLock, l);
+  BlockOn(m, w->g, w, &UnlockLock, l);
 }
 
 void Wake(Waiter* w) {
@@ -46,52 +51,6 @@ void Wake(Waiter* w) {
   } else {
     w->note->Wakeup();
   }
-}
-
-Waiter* WaitQueue::Dequeue() {
-  for (;;) {
-    Waiter* w = Pop();
-    if (w == nullptr || w->sel == nullptr) return w;
-    uint32_t expected = 0;
-    if (w->sel->done.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
-      w->sel->fired = w;
-      return w;
-    }
-  }
-}
-
-void WaitQueue::Push(Waiter* w) {
-  w->next = nullptr;
-  w->prev = tail;
-  if (tail != nullptr) {
-    tail->next = w;
-  } else {
-    head = w;
-  }
-  tail = w;
-  w->linked = true;
-}
-
-Waiter* WaitQueue::Pop() {
-  Waiter* w = head;
-  if (w != nullptr) Remove(w);
-  return w;
-}
-
-void WaitQueue::Remove(Waiter* w) {
-  if (!w->linked) return;
-  if (w->prev != nullptr) {
-    w->prev->next = w->next;
-  } else {
-    head = w->next;
-  }
-  if (w->next != nullptr) {
-    w->next->prev = w->prev;
-  } else {
-    tail = w->prev;
-  }
-  w->next = w->prev = nullptr;
-  w->linked = false;
 }
 
 void Sema::Acquire() {

@@ -55,16 +55,56 @@ void Block(Waiter* w, Lock* l) ABSL_UNLOCK_FUNCTION(l);
 void BlockWith(Waiter* w, void (*unlock)(void*), void* arg);
 void Wake(Waiter* w);
 
-// A FIFO of waiters, guarded by the owner's Lock.
+// A FIFO of waiters, guarded by the owner's Lock. Inline: it is on every
+// channel operation's path.
 struct WaitQueue {
   Waiter* head = nullptr;
   Waiter* tail = nullptr;
-  void Push(Waiter* w);
-  Waiter* Pop();
+
+  void Push(Waiter* w) {
+    w->next = nullptr;
+    w->prev = tail;
+    if (tail != nullptr) {
+      tail->next = w;
+    } else {
+      head = w;
+    }
+    tail = w;
+    w->linked = true;
+  }
+  void Remove(Waiter* w) {
+    if (!w->linked) return;
+    if (w->prev != nullptr) {
+      w->prev->next = w->next;
+    } else {
+      head = w->next;
+    }
+    if (w->next != nullptr) {
+      w->next->prev = w->prev;
+    } else {
+      tail = w->prev;
+    }
+    w->next = w->prev = nullptr;
+    w->linked = false;
+  }
+  Waiter* Pop() {
+    Waiter* w = head;
+    if (w != nullptr) Remove(w);
+    return w;
+  }
   // Pops the first waiter that can still be woken: a select waiter whose
   // select another case already won is dropped. Go: waitq.dequeue.
-  Waiter* Dequeue();
-  void Remove(Waiter* w);
+  Waiter* Dequeue() {
+    for (;;) {
+      Waiter* w = Pop();
+      if (w == nullptr || w->sel == nullptr) return w;
+      uint32_t expected = 0;
+      if (w->sel->done.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+        w->sel->fired = w;
+        return w;
+      }
+    }
+  }
   bool Empty() const { return head == nullptr; }
 };
 
