@@ -6,8 +6,10 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "testing.h"
+#include "proc.h"
 #include "wait.h"
 
 namespace gort {
@@ -79,43 +81,74 @@ TEST_P(LockOSThreadTest, PinnedAndExclusiveUnderLoad) {
   EXPECT_EQ(intruders.load(), 0);
 }
 
+// Lock, Lock, Unlock leaves the fiber locked: while it parks, no other fiber
+// runs on its thread. After the last Unlock the thread is an ordinary M again:
+// while the fiber parks, other fibers do run there.
 TEST_P(LockOSThreadTest, NestingCounts) {
-  std::atomic<int> moved_while_locked{0};
-  std::atomic<bool> moved_after_unlock{false};
   std::atomic<bool> stop{false};
   std::atomic<int> workers{0};
+  std::atomic<pid_t> watched{0};
+  std::atomic<int> ran_on_watched{0};
+  Sema ping, pong;
   RunFibers([&] {
     for (int i = 0; i < 8; i++) {
       workers.fetch_add(1);
       Go([&] {
-        while (!stop.load()) Gosched();
+        while (!stop.load()) {
+          if (runtime::ThreadID() == watched.load()) ran_on_watched.fetch_add(1);
+          Gosched();
+        }
         workers.fetch_sub(1);
       });
     }
-    runtime::LockOSThread();
-    runtime::LockOSThread();
-    runtime::UnlockOSThread();  // still locked once
-    pid_t me = runtime::ThreadID();
-    for (int k = 0; k < 200; k++) {
-      { runtime::BlockingSyscall bs; usleep(10); }
-      Gosched();
-      if (runtime::ThreadID() != me) moved_while_locked.fetch_add(1);
-    }
-    runtime::UnlockOSThread();  // now unlocked
-    runtime::UnlockOSThread();  // extra unlocks are no-ops, as in Go
-    if (GetParam() >= 2) {
-      // Unlocked, the fiber migrates again once its M blocks.
-      for (int k = 0; k < 100000 && !moved_after_unlock; k++) {
-        { runtime::BlockingSyscall bs; usleep(10); }
-        Gosched();
-        if (runtime::ThreadID() != me) moved_after_unlock = true;
+    // The partner readies us from another fiber each time we park.
+    Go([&] {
+      while (!stop.load()) {
+        ping.Acquire();
+        pong.Release();
       }
+    });
+    auto park_once = [&] {
+      ping.Release();
+      pong.Acquire();
+    };
+    // Go's TestLockOSThreadNesting reads the counts through LockOSCounts;
+    // here the G itself is visible to gort's own tests.
+    auto counts = [] {
+      runtime::internal::G* g = runtime::internal::GetG();
+      bool wired = g->lockedm != nullptr && g->lockedm->lockedg == g;
+      return std::make_pair(g->lock_ext, wired);
+    };
+    EXPECT_EQ(counts(), std::make_pair(0u, false));
+    runtime::LockOSThread();
+    runtime::LockOSThread();
+    EXPECT_EQ(counts(), std::make_pair(2u, true));
+    runtime::UnlockOSThread();  // still locked once
+    EXPECT_EQ(counts(), std::make_pair(1u, true));
+    pid_t me = runtime::ThreadID();
+    watched = me;
+    int moved = 0;
+    for (int k = 0; k < 200; k++) {
+      park_once();
+      if (runtime::ThreadID() != me) moved++;
+    }
+    EXPECT_EQ(moved, 0);
+    EXPECT_EQ(ran_on_watched.load(), 0) << "another fiber ran on a locked thread";
+    runtime::UnlockOSThread();  // now unlocked
+    EXPECT_EQ(counts(), std::make_pair(0u, false));
+    runtime::UnlockOSThread();  // extra unlocks are no-ops, as in Go
+    EXPECT_EQ(counts(), std::make_pair(0u, false));
+    if (GetParam() == 1) {
+      // With one P the workers share our queue: once we park, they run on
+      // our thread (a pinned M would have slept instead).
+      watched = runtime::ThreadID();
+      for (int k = 0; k < 1000000 && ran_on_watched.load() == 0; k++) park_once();
+      EXPECT_GT(ran_on_watched.load(), 0) << "the thread stayed exclusive after the last unlock";
     }
     stop = true;
+    ping.Release();
     YieldUntil([&] { return workers.load() == 0; });
   });
-  EXPECT_EQ(moved_while_locked.load(), 0);
-  if (GetParam() >= 2) EXPECT_TRUE(moved_after_unlock.load());
 }
 
 // A fiber that exits while locked takes its thread with it, and no other

@@ -187,20 +187,38 @@ void RunqPut(P* p, G* g, bool next) {
   }
 }
 
+// Fibers that ready each other (a channel ping-pong) keep landing in runnext
+// and would run forever ahead of the local queue. Go lets the pair share one
+// time slice and preempts it after 10 ms; gort cannot preempt, so it bounds
+// the streak instead: after this many runnext picks in a row, the queue head
+// goes first.
+constexpr uint32_t kMaxRunnextStreak = 61;
+
 // Owner P only. Go: runqget.
 G* RunqGet(P* p) {
   G* next = p->runnext.load(std::memory_order_relaxed);
-  if (next != nullptr &&
+  if (next != nullptr && p->runnext_streak < kMaxRunnextStreak &&
       p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+    p->runnext_streak++;
     return next;
   }
   for (;;) {
     uint32_t h = p->runq.head.load(std::memory_order_acquire);
     uint32_t t = p->runq.tail.load(std::memory_order_relaxed);
-    if (t == h) return nullptr;
+    if (t == h) break;
     G* g = p->runq.slots[h % kRunqSize].load(std::memory_order_relaxed);
-    if (p->runq.head.compare_exchange_strong(h, h + 1, std::memory_order_acq_rel)) return g;
+    if (p->runq.head.compare_exchange_strong(h, h + 1, std::memory_order_acq_rel)) {
+      p->runnext_streak = 0;
+      return g;
+    }
   }
+  // The queue is empty: runnext, however long the streak.
+  next = p->runnext.load(std::memory_order_relaxed);
+  if (next != nullptr &&
+      p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+    return next;
+  }
+  return nullptr;
 }
 
 // Any M. Go: runqempty.

@@ -146,6 +146,7 @@ struct P {
   std::atomic<uint32_t> syscalltick{0};
   RunQueue runq;
   std::atomic<G*> runnext{nullptr};
+  uint32_t runnext_streak = 0;  // owner only: consecutive picks from runnext
   G* gfree = nullptr;  // owner only
   int gfree_count = 0;
   P* link = nullptr;   // sched.pidle
