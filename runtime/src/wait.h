@@ -72,6 +72,17 @@ struct WaitQueue {
     tail = w;
     w->linked = true;
   }
+  void PushFront(Waiter* w) {
+    w->prev = nullptr;
+    w->next = head;
+    if (head != nullptr) {
+      head->prev = w;
+    } else {
+      tail = w;
+    }
+    head = w;
+    w->linked = true;
+  }
   void Remove(Waiter* w) {
     if (!w->linked) return;
     if (w->prev != nullptr) {

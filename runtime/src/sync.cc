@@ -1,0 +1,162 @@
+// sync.Mutex and sync.WaitGroup slow paths: Go's sync/mutex.go and
+// sync/waitgroup.go, over the runtime's address-keyed semaphores.
+#include "gort/sync.h"
+
+#include "fatal.h"
+#include "gort/runtime.h"
+#include "proc.h"
+#include "semtable.h"
+
+namespace gort::sync {
+
+using runtime::internal::CpuRelax;
+using runtime::internal::Nanotime;
+using runtime::internal::SemAcquire;
+using runtime::internal::SemRelease;
+
+namespace {
+
+constexpr int32_t kLocked = 1;
+constexpr int32_t kWoken = 2;
+constexpr int32_t kStarving = 4;
+constexpr int kWaiterShift = 3;
+constexpr int64_t kStarvationThresholdNs = 1000 * 1000;  // 1 ms
+
+// Spinning makes sense only on a multicore machine with other Ps running
+// and nothing queued on ours. Go: sync_runtime_canSpin.
+bool CanSpin(int iter) {
+  if (iter >= 4 || runtime::NumCPU() <= 1) return false;
+  runtime::internal::M* m = runtime::internal::GetM();
+  if (m == nullptr || m->p == nullptr) return true;  // a plain thread
+  auto& s = runtime::internal::sched;
+  if (s.gomaxprocs.load(std::memory_order_relaxed) <=
+      s.npidle.load(std::memory_order_relaxed) + s.nmspinning.load(std::memory_order_relaxed) + 1) {
+    return false;
+  }
+  return runtime::internal::RunqEmpty(m->p);
+}
+
+void DoSpin() {
+  for (int i = 0; i < 30; i++) CpuRelax();
+}
+
+}  // namespace
+
+bool Mutex::TryLock() {
+  int32_t old = state_.load(std::memory_order_relaxed);
+  if ((old & (kLocked | kStarving)) != 0) return false;
+  return state_.compare_exchange_strong(old, old | kLocked, std::memory_order_acquire,
+                                        std::memory_order_relaxed);
+}
+
+// Go: (*Mutex).lockSlow.
+void Mutex::LockSlow() {
+  int64_t wait_start = 0;
+  bool starving = false;
+  bool awoke = false;
+  int iter = 0;
+  int32_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    // Spin while the mutex is held in normal mode and spinning can pay off;
+    // set the woken flag so that Unlock does not wake another waiter.
+    if ((old & (kLocked | kStarving)) == kLocked && CanSpin(iter)) {
+      if (!awoke && (old & kWoken) == 0 && (old >> kWaiterShift) != 0 &&
+          state_.compare_exchange_weak(old, old | kWoken, std::memory_order_relaxed)) {
+        awoke = true;
+      }
+      DoSpin();
+      iter++;
+      old = state_.load(std::memory_order_relaxed);
+      continue;
+    }
+    int32_t next = old;
+    if ((old & kStarving) == 0) next |= kLocked;  // starving: arrivals queue up
+    if ((old & (kLocked | kStarving)) != 0) next += 1 << kWaiterShift;
+    if (starving && (old & kLocked) != 0) next |= kStarving;
+    if (awoke) {
+      if ((next & kWoken) == 0) runtime::internal::Throw("sync: inconsistent mutex state");
+      next &= ~kWoken;
+    }
+    if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel,
+                                     std::memory_order_relaxed)) {
+      if ((old & (kLocked | kStarving)) == 0) break;  // locked it
+      bool lifo = wait_start != 0;
+      if (wait_start == 0) wait_start = Nanotime();
+      SemAcquire(&sema_, lifo);
+      starving = starving || Nanotime() - wait_start > kStarvationThresholdNs;
+      old = state_.load(std::memory_order_acquire);
+      if ((old & kStarving) != 0) {
+        // Handed to us directly: fix up the state and own the mutex.
+        if ((old & (kLocked | kWoken)) != 0 || (old >> kWaiterShift) == 0) {
+          runtime::internal::Throw("sync: inconsistent mutex state");
+        }
+        int32_t delta = kLocked - (1 << kWaiterShift);
+        if (!starving || (old >> kWaiterShift) == 1) delta -= kStarving;  // leave starvation mode
+        state_.fetch_add(delta, std::memory_order_acq_rel);
+        break;
+      }
+      awoke = true;
+      iter = 0;
+    }
+  }
+}
+
+// Go: (*Mutex).unlockSlow.
+void Mutex::UnlockSlow(int32_t now) {
+  if (((now + kLocked) & kLocked) == 0) {
+    state_.fetch_add(kLocked, std::memory_order_relaxed);  // undo, then report
+    throw Panic("sync: unlock of unlocked mutex");
+  }
+  if ((now & kStarving) == 0) {
+    int32_t old = now;
+    for (;;) {
+      // Nobody to wake, or someone already woken / locked it: done.
+      if ((old >> kWaiterShift) == 0 || (old & (kLocked | kWoken | kStarving)) != 0) return;
+      int32_t next = (old - (1 << kWaiterShift)) | kWoken;
+      if (state_.compare_exchange_weak(old, next, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
+        SemRelease(&sema_, false);
+        return;
+      }
+    }
+  }
+  // Starvation mode: hand the mutex to the first waiter.
+  SemRelease(&sema_, true);
+}
+
+// Go: (*WaitGroup).Add.
+void WaitGroup::Add(int delta) {
+  uint64_t d = static_cast<uint64_t>(static_cast<int64_t>(delta)) << 32;
+  uint64_t st = state_.fetch_add(d, std::memory_order_acq_rel) + d;
+  auto v = static_cast<int32_t>(st >> 32);
+  auto w = static_cast<uint32_t>(st);
+  if (v < 0) throw Panic("sync: negative WaitGroup counter");
+  if (w != 0 && delta > 0 && v == delta) {
+    throw Panic("sync: WaitGroup misuse: Add called concurrently with Wait");
+  }
+  if (v > 0 || w == 0) return;
+  // The counter reached zero with waiters: nobody may touch the state now
+  // but us. Reset it and release every waiter.
+  if (state_.load(std::memory_order_acquire) != st) {
+    throw Panic("sync: WaitGroup misuse: Add called concurrently with Wait");
+  }
+  state_.store(0, std::memory_order_release);
+  for (; w != 0; w--) SemRelease(&sema_, false);
+}
+
+// Go: (*WaitGroup).Wait.
+void WaitGroup::Wait() {
+  uint64_t st = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if ((st >> 32) == 0) return;
+    if (state_.compare_exchange_weak(st, st + 1, std::memory_order_acq_rel)) {
+      SemAcquire(&sema_, false);
+      if (state_.load(std::memory_order_acquire) != 0) {
+        throw Panic("sync: WaitGroup is reused before previous Wait has returned");
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace gort::sync
