@@ -3,6 +3,8 @@
 #include <atomic>
 #include <stdexcept>
 
+#include "gort/chan.h"
+#include "gort/time.h"
 #include "testing.h"
 #include "wait.h"
 
@@ -54,6 +56,26 @@ TEST_F(DeathTest, LockedFibersParkedIsADeadlock) {
                      s.Acquire();
                    },
                    runtime::Options{.procs = 2}),
+               "fatal error: all goroutines are asleep - deadlock!");
+}
+
+// Timers keep the runtime alive only while they are pending.
+TEST_F(DeathTest, DeadlockAfterTheLastTimerFired) {
+  EXPECT_DEATH(runtime::Run([] {
+                 time::Sleep(absl::Milliseconds(10));
+                 Chan<int> never(0);
+                 never.Recv();
+               }),
+               "fatal error: all goroutines are asleep - deadlock!");
+}
+
+TEST_F(DeathTest, AllFibersBlockedOnChannelsIsADeadlock) {
+  EXPECT_DEATH(runtime::Run([] {
+                 Chan<int> a(0), b(0);
+                 Go([=] { a.Recv(); });
+                 std::optional<int> v;
+                 Select(OnRecv(a, &v), OnRecv(b, &v));
+               }),
                "fatal error: all goroutines are asleep - deadlock!");
 }
 

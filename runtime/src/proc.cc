@@ -448,6 +448,7 @@ DeadState EvalDead() {
     Throw("checkdead: inconsistent counts");
   }
   if (sched.nforeign > 0) return DeadState::kAlive;
+  if (sched.ntimers.load(std::memory_order_acquire) > 0) return DeadState::kAlive;  // a sleeper will wake
   if (sched.nexternal_wakers.load(std::memory_order_acquire) > 0) return DeadState::kAlive;
   if (sched.runq_size.load(std::memory_order_relaxed) > 0) return DeadState::kAlive;  // a wake-up is in flight
   if (sched.main_goexited && sched.ngoroutines.load(std::memory_order_relaxed) == 0) {
@@ -725,31 +726,55 @@ void HandoffP(P* p) {
 
 namespace {
 
-// Stops the M until it is handed a P (true) or woken for shutdown (false).
-// Called without a P. Go: stopm.
-bool StopM(M* m) {
+bool MRemove(M* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock) {
+  for (M** link = &sched.midle; *link != nullptr; link = &(*link)->schedlink) {
+    if (*link == m) {
+      *link = m->schedlink;
+      m->schedlink = nullptr;
+      sched.nmidle--;
+      return true;
+    }
+  }
+  return false;
+}
+
+enum class StopResult {
+  kGotP,      // handed a P (StartM)
+  kShutdown,  // the runtime is shutting down
+  kNoP,       // woke without a P (timeout, timer kick, stale wake-up): re-check
+};
+
+// Parks the M on the idle list until it is handed a P, for at most
+// timeout_ns (< 0: no limit). Called without a P. Go: stopm (with
+// notetsleep for the timer sleeper).
+StopResult StopM(M* m, int64_t timeout_ns = -1) {
   if (m->p != nullptr) Throw("stopm holding p");
   if (m->spinning) Throw("stopm spinning");
   {
     LockGuard l(sched.lock);
-    if (sched.shutdown.load(std::memory_order_relaxed)) return false;
+    if (sched.shutdown.load(std::memory_order_relaxed)) return StopResult::kShutdown;
     MPut(m);
     CheckDead();
   }
-  m->park.Sleep();
-  m->park.Clear();
+  bool woken = m->park.SleepFor(timeout_ns);
+  if (woken) m->park.Clear();
   P* p;
   {
     LockGuard l(sched.lock);
     p = m->nextp;
     m->nextp = nullptr;
+    if (p == nullptr) {
+      // Not handed a P. StartM pops an M and sets its nextp in one critical
+      // section, so we are still on the idle list: leave it.
+      if (!MRemove(m)) Throw("stopm: off the idle list without a p");
+      return sched.shutdown.load(std::memory_order_relaxed) ? StopResult::kShutdown
+                                                             : StopResult::kNoP;
+    }
   }
-  if (p == nullptr) {
-    if (!sched.shutdown.load(std::memory_order_acquire)) Throw("stopm: woken without a p");
-    return false;
-  }
+  // A wake-up from StartM may still be on its way (we may have timed out
+  // first); it only costs the next sleep a spurious return.
   AcquireP(m, p);
-  return true;
+  return StopResult::kGotP;
 }
 
 // The M's locked G has parked: give the P away and sleep until someone hands
@@ -820,7 +845,7 @@ top:
       m->spinning = false;
       sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
     }
-    if (!StopM(m)) return nullptr;
+    if (StopM(m) == StopResult::kShutdown) return nullptr;
     goto top;
   }
   if (IsRetired(p)) {
@@ -830,9 +855,12 @@ top:
     }
     RetireP(ReleaseP(m));
     WakeP();
-    if (!StopM(m)) return nullptr;
+    if (StopM(m) == StopResult::kShutdown) return nullptr;
     goto top;
   }
+
+  // Expired timers of this P: their fibers land on our run queue.
+  if (p->timer0_when.load(std::memory_order_acquire) != 0) RunTimers(p, Nanotime());
 
   // Every 61st tick look at the global queue first, so that a pair of fibers
   // readying each other cannot starve it. Go: schedule's fairness check.
@@ -862,6 +890,11 @@ top:
           P* p2 = sched.allp[(start + static_cast<uint32_t>(k)) % static_cast<uint32_t>(procs)].load(
               std::memory_order_acquire);
           if (p2 == nullptr || p2 == p) continue;
+          if (i == 3 && p2->timer0_when.load(std::memory_order_acquire) != 0 &&
+              RunTimers(p2, Nanotime()) > 0) {
+            // Their fibers were readied onto our P. Go: stealWork's checkTimers.
+            if (G* g = RunqGet(p)) return g;
+          }
           if (G* g = RunqSteal(p, p2, i == 3)) return g;
         }
       }
@@ -913,7 +946,34 @@ top:
       }
     }
   }
-  if (!StopM(m)) return nullptr;
+  // Timers pending: one idle M sleeps until the earliest deadline (Go
+  // blocks in netpoll with that timeout); the others sleep until handed a P.
+  if (int64_t next = EarliestTimer(); next != 0) {
+    M* expected = nullptr;
+    if (sched.timer_sleeper.compare_exchange_strong(expected, m, std::memory_order_acq_rel)) {
+      sched.timer_sleep_until.store(next, std::memory_order_release);
+      StopResult r = StopM(m, std::max<int64_t>(next - Nanotime(), 0));
+      sched.timer_sleep_until.store(INT64_MAX, std::memory_order_release);
+      sched.timer_sleeper.store(nullptr, std::memory_order_release);
+      if (r == StopResult::kShutdown) return nullptr;
+      if (r == StopResult::kNoP) {
+        // Deadline (or an earlier timer): run what is due, with a P if one
+        // is idle, else without (timer functions need none).
+        P* np;
+        {
+          LockGuard l(sched.lock);
+          np = PidleGet();
+        }
+        if (np != nullptr) {
+          AcquireP(m, np);
+        } else {
+          RunAllTimers(Nanotime());
+        }
+      }
+      goto top;
+    }
+  }
+  if (StopM(m) == StopResult::kShutdown) return nullptr;
   goto top;
 }
 
@@ -1024,7 +1084,10 @@ void Schedule(M* m) {
       if (m->exiting) return;
       continue;
     }
-    if (m->p == nullptr && !StopM(m)) return;
+    if (m->p == nullptr) {
+      if (StopM(m) == StopResult::kShutdown) return;
+      continue;
+    }
     G* g = FindRunnable(m);
     if (g == nullptr) return;
     if (m->spinning) ResetSpinning(m);

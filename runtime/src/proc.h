@@ -76,6 +76,19 @@ struct ResumeInfo {
   SwitchRequest* req = nullptr;
 };
 
+// A timer in some P's heap. fn runs once `when` (CLOCK_MONOTONIC ns) has
+// passed, on whatever M checks that P's timers, with no lock held; it must
+// not block (it readies a fiber or sends on a buffered channel). release,
+// if set, runs after fn (the heap's reference to the timer's owner).
+struct TimerNode {
+  int64_t when = 0;
+  void (*fn)(void* arg) = nullptr;
+  void* arg = nullptr;
+  void (*release)(void* arg) = nullptr;
+  std::atomic<P*> p{nullptr};  // the heap holding it; written under that P's timers_lock
+  int index = -1;
+};
+
 struct G {
   Context ctx = nullptr;  // saved context while not running
   Stack stack;
@@ -150,6 +163,11 @@ struct P {
   G* gfree = nullptr;  // owner only
   int gfree_count = 0;
   P* link = nullptr;   // sched.pidle
+  // Timers: a min-heap on `when`. timer0_when mirrors the earliest deadline
+  // (0: none) so that the scheduler can skip the lock.
+  Lock timers_lock;
+  std::vector<TimerNode*> timers ABSL_GUARDED_BY(timers_lock);
+  std::atomic<int64_t> timer0_when{0};
   // sysmon's view (sysmon only)
   uint32_t sysmon_tick = 0;
   int64_t sysmon_when = 0;
@@ -199,6 +217,9 @@ struct Sched {
   bool deadlock_suspect ABSL_GUARDED_BY(lock) = false;
   int64_t deadlock_since ABSL_GUARDED_BY(lock) = 0;
   uint64_t generation = 0;
+  std::atomic<int> ntimers{0};  // timers in all heaps
+  std::atomic<M*> timer_sleeper{nullptr};  // the idle M sleeping until the next deadline
+  std::atomic<int64_t> timer_sleep_until{INT64_MAX};
 
   std::size_t stack_size = kDefaultStackSize;
   int max_threads = 10000;
@@ -255,6 +276,14 @@ void CheckDead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
 constexpr int64_t kDeadlockGraceNs = 100 * 1000 * 1000;  // see CheckDead
 void RegisterForeignThread();  // a plain thread that uses the runtime
 uint32_t FastRand(M* m);
+
+// timers.cc. Go: addtimer, deltimer, checkTimers.
+void AddTimer(TimerNode* t);         // any thread; the runtime must be running
+bool DelTimer(TimerNode* t);         // true if it was pending (and now is not)
+int RunTimers(P* p, int64_t now);    // runs p's expired timers; returns how many
+void RunAllTimers(int64_t now);      // every P's (an M without P)
+int64_t EarliestTimer();             // 0: none
+void ClearTimers();                  // shutdown: drop every pending timer
 
 // sysmon.cc
 void SysmonStart();

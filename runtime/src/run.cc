@@ -86,6 +86,7 @@ void Shutdown() {
     if (!any) break;
   }
   SetM(nullptr);
+  ClearTimers();  // timers nobody waits for any more (After, Timer)
 
   // Step 5.
   {

@@ -9,6 +9,7 @@
 namespace gort::runtime::internal {
 
 void CountThread();
+void SetRunThread(bool v);
 
 namespace {
 
@@ -55,7 +56,14 @@ int Retake(int64_t now) {
   return n;
 }
 
+// Timers nobody has run 1 ms after their deadline: every P is busy (or held
+// by an M blocked outside a syscall bracket). Timer functions need no P, so
+// sysmon runs them itself. Go's sysmon starts an M for them instead, which
+// cannot help when no P is free.
+constexpr int64_t kTimerOverdueNs = 1000 * 1000;
+
 void* SysmonMain(void*) {
+  SetRunThread(true);  // readying fibers from here is the runtime's own doing
   int64_t delay_us = 20;
   int idle = 0;
   while (!sysmon.stop.load(std::memory_order_acquire)) {
@@ -82,7 +90,10 @@ void* SysmonMain(void*) {
     }
     if (sysmon.wake.SleepFor(sleep_ns)) sysmon.wake.Clear();
     if (sysmon.stop.load(std::memory_order_acquire)) break;
-    if (Retake(Nanotime()) > 0) {
+    int64_t now = Nanotime();
+    int64_t next_timer = EarliestTimer();
+    if (next_timer != 0 && now > next_timer + kTimerOverdueNs) RunAllTimers(now);
+    if (Retake(now) > 0) {
       idle = 0;
     } else {
       idle++;

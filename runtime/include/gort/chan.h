@@ -107,19 +107,20 @@ class Chan {
     if (core_ != nullptr) chan_internal::Unref(core_);
   }
 
-  void Send(T value) { chan_internal::Send(core_, &value); }
-  std::optional<T> Recv() {
+  // Operations act on the channel, not the handle: they are const.
+  void Send(T value) const { chan_internal::Send(core_, &value); }
+  std::optional<T> Recv() const {
     alignas(T) unsigned char buf[sizeof(T)];
     if (!chan_internal::Recv(core_, buf)) return std::nullopt;
     return chan_internal::TakeFrom<T>(buf);
   }
-  bool TrySend(T value) { return chan_internal::TrySend(core_, &value); }
-  std::optional<T> TryRecv() {
+  bool TrySend(T value) const { return chan_internal::TrySend(core_, &value); }
+  std::optional<T> TryRecv() const {
     alignas(T) unsigned char buf[sizeof(T)];
     if (chan_internal::TryRecv(core_, buf) != 1) return std::nullopt;
     return chan_internal::TakeFrom<T>(buf);
   }
-  void Close() { chan_internal::Close(core_); }
+  void Close() const { chan_internal::Close(core_); }
   std::size_t Len() const { return chan_internal::Len(core_); }
   std::size_t Cap() const { return chan_internal::Cap(core_); }
   explicit operator bool() const { return core_ != nullptr; }

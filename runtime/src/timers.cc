@@ -1,0 +1,180 @@
+// Timers: one min-heap per P, run by whichever M schedules on that P (its
+// own heap on every FindRunnable, other Ps' when it is about to steal) and
+// by the one idle M that sleeps until the earliest deadline (FindRunnable's
+// timer sleeper). No thread per sleeper: a sleeping fiber costs its stack
+// and one heap entry. Go: runtime/time.go (addtimer, deltimer, checkTimers).
+#include <algorithm>
+
+#include "fatal.h"
+#include "proc.h"
+
+namespace gort::runtime::internal {
+namespace {
+
+bool Before(const TimerNode* a, const TimerNode* b) { return a->when < b->when; }
+
+void SiftUp(std::vector<TimerNode*>& h, int i) {
+  while (i > 0) {
+    int parent = (i - 1) / 2;
+    if (!Before(h[i], h[parent])) break;
+    std::swap(h[i], h[parent]);
+    h[i]->index = i;
+    h[parent]->index = parent;
+    i = parent;
+  }
+}
+
+void SiftDown(std::vector<TimerNode*>& h, int i) {
+  int n = static_cast<int>(h.size());
+  for (;;) {
+    int l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && Before(h[l], h[m])) m = l;
+    if (r < n && Before(h[r], h[m])) m = r;
+    if (m == i) return;
+    std::swap(h[i], h[m]);
+    h[i]->index = i;
+    h[m]->index = m;
+    i = m;
+  }
+}
+
+void RemoveAt(std::vector<TimerNode*>& h, int i) {
+  int last = static_cast<int>(h.size()) - 1;
+  if (i != last) {
+    h[i] = h[last];
+    h[i]->index = i;
+  }
+  h.pop_back();
+  if (i < static_cast<int>(h.size())) {
+    SiftDown(h, i);
+    SiftUp(h, i);
+  }
+}
+
+void UpdateTimer0(P* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->timers_lock) {
+  p->timer0_when.store(p->timers.empty() ? 0 : p->timers[0]->when, std::memory_order_release);
+}
+
+// A new timer due at `when`: make sure some M will look at it in time.
+// Go: wakeNetPoller.
+void WakeForTimer(int64_t when) {
+  if (when < sched.timer_sleep_until.load(std::memory_order_acquire)) {
+    if (M* s = sched.timer_sleeper.load(std::memory_order_acquire)) {
+      s->park.Wakeup();  // it re-computes its deadline
+      return;
+    }
+  }
+  WakeP();
+}
+
+}  // namespace
+
+void AddTimer(TimerNode* t) {
+  M* m = GetM();
+  P* p = (m != nullptr && !m->is_m0) ? m->p : nullptr;
+  if (p == nullptr) {
+    // A plain thread (or an M in a system call): any P's heap will do.
+    int procs = std::max(1, sched.gomaxprocs.load(std::memory_order_acquire));
+    static std::atomic<uint32_t> next{0};
+    p = sched.allp[next.fetch_add(1, std::memory_order_relaxed) % static_cast<uint32_t>(procs)].load(
+        std::memory_order_acquire);
+  }
+  {
+    LockGuard l(p->timers_lock);
+    t->index = static_cast<int>(p->timers.size());
+    p->timers.push_back(t);
+    SiftUp(p->timers, t->index);
+    t->p.store(p, std::memory_order_release);
+    UpdateTimer0(p);
+  }
+  sched.ntimers.fetch_add(1, std::memory_order_acq_rel);
+  WakeForTimer(t->when);
+}
+
+bool DelTimer(TimerNode* t) {
+  for (;;) {
+    P* p = t->p.load(std::memory_order_acquire);
+    if (p == nullptr) return false;  // fired (or firing), or never added
+    LockGuard l(p->timers_lock);
+    if (t->p.load(std::memory_order_relaxed) != p) continue;  // moved meanwhile
+    RemoveAt(p->timers, t->index);
+    t->p.store(nullptr, std::memory_order_release);
+    t->index = -1;
+    UpdateTimer0(p);
+    sched.ntimers.fetch_sub(1, std::memory_order_acq_rel);
+    return true;
+  }
+}
+
+int RunTimers(P* p, int64_t now) {
+  int64_t first = p->timer0_when.load(std::memory_order_acquire);
+  if (first == 0 || first > now) return 0;
+  TimerNode* due[64];
+  int n = 0;
+  {
+    LockGuard l(p->timers_lock);
+    while (n < 64 && !p->timers.empty() && p->timers[0]->when <= now) {
+      TimerNode* t = p->timers[0];
+      RemoveAt(p->timers, 0);
+      t->index = -1;
+      t->p.store(nullptr, std::memory_order_release);
+      due[n++] = t;
+    }
+    UpdateTimer0(p);
+  }
+  for (int i = 0; i < n; i++) {
+    TimerNode* t = due[i];
+    // Read everything before fn: fn may free the node (a sleeper's is on its
+    // stack and the sleeper may run as soon as it is readied).
+    void (*release)(void*) = t->release;
+    void* arg = t->arg;
+    t->fn(arg);
+    if (release != nullptr) release(arg);
+    sched.ntimers.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  return n;
+}
+
+void RunAllTimers(int64_t now) {
+  int nallp = sched.nallp.load(std::memory_order_acquire);
+  for (int i = 0; i < nallp; i++) {
+    if (P* p = sched.allp[i].load(std::memory_order_acquire)) {
+      while (RunTimers(p, now) > 0) {
+      }
+    }
+  }
+}
+
+int64_t EarliestTimer() {
+  int64_t best = 0;
+  int nallp = sched.nallp.load(std::memory_order_acquire);
+  for (int i = 0; i < nallp; i++) {
+    P* p = sched.allp[i].load(std::memory_order_acquire);
+    if (p == nullptr) continue;
+    int64_t w = p->timer0_when.load(std::memory_order_acquire);
+    if (w != 0 && (best == 0 || w < best)) best = w;
+  }
+  return best;
+}
+
+void ClearTimers() {
+  int nallp = sched.nallp.load(std::memory_order_acquire);
+  for (int i = 0; i < nallp; i++) {
+    P* p = sched.allp[i].load(std::memory_order_acquire);
+    if (p == nullptr) continue;
+    std::vector<TimerNode*> left;
+    {
+      LockGuard l(p->timers_lock);
+      left.swap(p->timers);
+      UpdateTimer0(p);
+    }
+    for (TimerNode* t : left) {
+      t->p.store(nullptr, std::memory_order_release);
+      t->index = -1;
+      if (t->release != nullptr) t->release(t->arg);
+      sched.ntimers.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+}
+
+}  // namespace gort::runtime::internal

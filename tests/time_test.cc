@@ -1,0 +1,176 @@
+// Timers: Sleep, After and Timer firing, stopping and resetting; many
+// sleepers cost no threads; timers from plain threads; a pending timer is not
+// a deadlock. No test asserts an upper bound on elapsed time (shared, noisy
+// machines); lower bounds are what the API promises.
+#include <atomic>
+#include <thread>
+
+#include "gort/sync.h"
+#include "gort/time.h"
+#include "testing.h"
+
+namespace gort {
+namespace {
+
+using runtime::Go;
+using testing::ProcsTest;
+using testing::YieldUntil;
+
+class TimeTest : public ProcsTest {};
+GORT_INSTANTIATE_PROCS(TimeTest);
+
+TEST_P(TimeTest, SleepWaitsAtLeastItsDuration) {
+  RunFibers([] {
+    for (int ms : {0, 1, 5, 20}) {
+      absl::Time start = absl::Now();
+      time::Sleep(absl::Milliseconds(ms));
+      EXPECT_GE(absl::Now() - start, absl::Milliseconds(ms));
+    }
+  });
+}
+
+TEST_P(TimeTest, SleepingFibersLetOthersRun) {
+  RunFibers([] {
+    std::atomic<int> ticks{0};
+    std::atomic<bool> slept{false};
+    Go([&] {
+      time::Sleep(absl::Milliseconds(30));
+      slept = true;
+    });
+    // This fiber keeps running (yielding) while the other sleeps.
+    YieldUntil([&] {
+      ticks.fetch_add(1);
+      return slept.load();
+    });
+    EXPECT_GT(ticks.load(), 1);
+  });
+}
+
+TEST_P(TimeTest, ManySleepersHoldNoThreads) {
+  RunFibers([this] {
+    const int n = testing::UnderTsan() ? 2000 : 100000;
+    int threads_before = testing::CountThreads();
+    sync::WaitGroup wg;
+    wg.Add(n);
+    for (int i = 0; i < n; i++) {
+      Go([&, i] {
+        time::Sleep(absl::Milliseconds(20 + i % 20));
+        wg.Done();
+      });
+    }
+    // While they all sleep, the runtime has at most procs Ms plus its own
+    // helpers: sleepers hold no thread.
+    time::Sleep(absl::Milliseconds(5));
+    int during = testing::CountThreads() - threads_before;
+    EXPECT_LE(during, GetParam() + 2) << "sleeping fibers are holding threads";
+    wg.Wait();
+  });
+}
+
+TEST_P(TimeTest, AfterSendsTheTime) {
+  RunFibers([] {
+    absl::Time start = absl::Now();
+    auto t = time::After(absl::Milliseconds(10)).Recv();
+    ASSERT_TRUE(t.has_value());
+    EXPECT_GE(*t - start, absl::Milliseconds(10));
+    // A select with a timeout.
+    Chan<int> never(0);
+    std::optional<int> v;
+    std::optional<absl::Time> tv;
+    EXPECT_EQ(Select(OnRecv(never, &v), OnRecv(time::After(absl::Milliseconds(5)), &tv)), 1u);
+    EXPECT_TRUE(tv.has_value());
+  });
+}
+
+TEST_P(TimeTest, TimerStopAndReset) {
+  RunFibers([] {
+    time::Timer t(absl::Hours(1));
+    EXPECT_TRUE(t.Stop());   // pending: stopped
+    EXPECT_FALSE(t.Stop());  // already stopped
+    EXPECT_FALSE(t.C().TryRecv().has_value());
+
+    EXPECT_FALSE(t.Reset(absl::Milliseconds(5)));  // was stopped
+    EXPECT_TRUE(t.C().Recv().has_value());           // fires once
+    EXPECT_FALSE(t.Stop());                          // already fired
+
+    EXPECT_FALSE(t.Reset(absl::Hours(1)));
+    EXPECT_TRUE(t.Reset(absl::Milliseconds(1)));  // pending: re-armed
+    EXPECT_TRUE(t.C().Recv().has_value());
+
+    // Fired but not received: Stop reports false and drops the stale value.
+    t.Reset(absl::Milliseconds(1));
+    time::Sleep(absl::Milliseconds(20));
+    EXPECT_FALSE(t.Stop());
+    EXPECT_FALSE(t.C().TryRecv().has_value());
+  });
+}
+
+TEST_P(TimeTest, StoppedTimersNeverFire) {
+  RunFibers([] {
+    std::vector<std::unique_ptr<time::Timer>> ts;
+    for (int i = 0; i < 100; i++) ts.push_back(std::make_unique<time::Timer>(absl::Milliseconds(5)));
+    for (auto& t : ts) EXPECT_TRUE(t->Stop());
+    time::Sleep(absl::Milliseconds(20));
+    for (auto& t : ts) EXPECT_FALSE(t->C().TryRecv().has_value());
+  });
+}
+
+TEST_P(TimeTest, TimersFromPlainThreads) {
+  RunFibers([] {
+    std::atomic<bool> got{false};
+    std::thread th([&] {
+      auto v = time::After(absl::Milliseconds(5)).Recv();
+      time::Timer t(absl::Milliseconds(2));
+      got = v.has_value() && t.C().Recv().has_value();
+      time::Sleep(absl::Milliseconds(1));  // a plain thread just sleeps
+    });
+    {
+      runtime::BlockingSyscall bs;  // join blocks this M: let the P go
+      th.join();
+    }
+    EXPECT_TRUE(got.load());
+  });
+}
+
+// Every P held by an M blocked outside a syscall bracket (a careless join):
+// the plain thread's timer still fires (sysmon runs overdue timers).
+TEST(TimeApi, TimerFiresWhenEveryPIsBlocked) {
+  runtime::Run(
+      [] {
+        std::atomic<bool> got{false};
+        std::thread th([&] { got = time::After(absl::Milliseconds(2)).Recv().has_value(); });
+        th.join();  // no BlockingSyscall: the only P stays with this M
+        EXPECT_TRUE(got.load());
+      },
+      runtime::Options{.procs = 1});
+}
+
+TEST(TimeApi, TimersOutsideRunPanic) {
+  EXPECT_THROW(time::After(absl::Milliseconds(1)), Panic);
+  EXPECT_THROW(time::Timer(absl::Milliseconds(1)), Panic);
+  time::Sleep(absl::Microseconds(10));  // a plain thread: fine
+}
+
+// A fiber waiting for a timer is not deadlocked, even when every other fiber
+// is parked forever: the run ends normally.
+TEST(TimeApi, PendingTimerIsNotADeadlock) {
+  runtime::Run([] {
+    Chan<int> never(0);
+    Go([never]() mutable { never.Recv(); });
+    time::Sleep(absl::Milliseconds(150));  // longer than deadlock confirmation
+  });
+  SUCCEED();
+}
+
+TEST(TimeApi, UnreceivedTimersAreReleasedAtShutdown) {
+  for (int i = 0; i < 3; i++) {
+    runtime::Run([] {
+      for (int k = 0; k < 100; k++) time::After(absl::Hours(1));
+      time::Timer t(absl::Hours(2));
+    });
+  }
+  SUCCEED();  // ASan's leak check covers the timers' shared state
+}
+
+}  // namespace
+}  // namespace gort
