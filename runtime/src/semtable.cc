@@ -87,10 +87,11 @@ void SemRelease(std::atomic<uint32_t>* addr, bool handoff) ABSL_NO_THREAD_SAFETY
   }
   b.waiters.Remove(found);
   b.nwait.fetch_sub(1, std::memory_order_seq_cst);
-  if (handoff && CanAcquire(addr)) found->success = true;  // Go: s.ticket = 1
+  bool ticket = handoff && CanAcquire(addr);
+  if (ticket) found->success = true;  // Go: s.ticket = 1
   b.lock.unlock();
-  Wake(found);
-  if (handoff && found->success) Gosched();  // let the waiter run now (Go: goyield)
+  Wake(found);  // found may be gone as soon as this returns
+  if (ticket) Gosched();  // let the waiter run now (Go: goyield)
 }
 
 }  // namespace gort::runtime::internal

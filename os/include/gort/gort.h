@@ -2,7 +2,10 @@
 #ifndef GORT_GORT_H_
 #define GORT_GORT_H_
 
+#include "gort/chan.h"
 #include "gort/panic.h"
 #include "gort/runtime.h"
+#include "gort/sync.h"
+#include "gort/time.h"
 
 #endif  // GORT_GORT_H_

@@ -83,9 +83,9 @@ template <class T>
 class Chan;
 class Case;
 template <class T>
-Case OnRecv(const Chan<T>& ch, std::optional<T>* out);
+Case OnRecv(const Chan<T>& ch, std::type_identity_t<std::optional<T>>* out);
 template <class T>
-Case OnSend(const Chan<T>& ch, T value);
+Case OnSend(const Chan<T>& ch, std::type_identity_t<T> value);
 
 template <class T>
 class Chan {
@@ -128,9 +128,9 @@ class Chan {
 
  private:
   template <class U>
-  friend Case OnRecv(const Chan<U>& ch, std::optional<U>* out);
+  friend Case OnRecv(const Chan<U>& ch, std::type_identity_t<std::optional<U>>* out);
   template <class U>
-  friend Case OnSend(const Chan<U>& ch, U value);
+  friend Case OnSend(const Chan<U>& ch, std::type_identity_t<U> value);
   chan_internal::Core* core_ = nullptr;
 };
 
@@ -146,9 +146,9 @@ class Case {
 
  private:
   template <class T>
-  friend Case OnRecv(const Chan<T>& ch, std::optional<T>* out);
+  friend Case OnRecv(const Chan<T>& ch, std::type_identity_t<std::optional<T>>* out);
   template <class T>
-  friend Case OnSend(const Chan<T>& ch, T value);
+  friend Case OnSend(const Chan<T>& ch, std::type_identity_t<T> value);
   friend Case OnDefault();
   friend std::size_t SelectCases(Case* cases, std::size_t n);
 
@@ -167,7 +167,7 @@ class Case {
 };
 
 template <class T>
-Case OnRecv(const Chan<T>& ch, std::optional<T>* out) {
+Case OnRecv(const Chan<T>& ch, std::type_identity_t<std::optional<T>>* out) {
   Case c;
   c.kind_ = Case::Kind::kRecv;
   c.core_ = ch.core_;
@@ -190,7 +190,7 @@ Case OnRecv(const Chan<T>& ch, std::optional<T>* out) {
 }
 
 template <class T>
-Case OnSend(const Chan<T>& ch, T value) {
+Case OnSend(const Chan<T>& ch, std::type_identity_t<T> value) {
   Case c;
   c.kind_ = Case::Kind::kSend;
   c.core_ = ch.core_;

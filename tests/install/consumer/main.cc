@@ -1,14 +1,23 @@
+// The README's example, built against an installed gort with
+// find_package(gort CONFIG REQUIRED): if this stops compiling or running,
+// the README is wrong.
 #include <gort/gort.h>
 
-#include <atomic>
 #include <cstdio>
 
 int main() {
-  std::atomic<int> n{0};
+  int sum = 0;
   gort::runtime::Run([&] {
-    for (int i = 0; i < 100; i++) gort::runtime::Go([&] { n.fetch_add(1); });
-    while (n.load() < 100) gort::runtime::Gosched();
-  });
-  std::printf("consumer ok: %d fibers\n", n.load());
-  return n.load() == 100 ? 0 : 1;
+    gort::Chan<int> results(0);
+    for (int i = 0; i < 10; i++) gort::runtime::Go([=] { results.Send(i * i); });
+    for (int i = 0; i < 10; i++) {
+      std::optional<int> v;
+      if (gort::Select(gort::OnRecv(results, &v),
+                       gort::OnRecv(gort::time::After(absl::Seconds(1)), nullptr)) == 0) {
+        sum += *v;
+      }
+    }
+  }, {.procs = 4});
+  std::printf("consumer ok: sum %d\n", sum);
+  return sum == 285 ? 0 : 1;
 }
