@@ -131,6 +131,11 @@ ExternalWaker::~ExternalWaker() {
   }
 }
 
+namespace internal {
+int ThreadsInUse() { return sched.nthreads.load(std::memory_order_relaxed); }
+int ThreadLimit() { return sched.max_threads; }
+}  // namespace internal
+
 int NumGoroutine() { return sched.ngoroutines.load(std::memory_order_acquire); }
 
 int NumCPU() {

@@ -1,0 +1,231 @@
+// ForkExec on Linux: clone(CLONE_VM|CLONE_VFORK) on a small child stack.
+// Go: syscall/exec_linux.go (forkAndExecInChild1), exec_unix.go (forkExec).
+//
+// Between clone and exec the child shares the parent's memory and runs on a
+// stack carved out of the parent's frame (the parent thread is suspended
+// until the child execs or exits: CLONE_VFORK). It may therefore use only raw
+// system calls: no allocation, no locks, no errno (that would be the parent
+// thread's TLS), no sanitizer instrumentation. Everything it needs (argv,
+// envp, the fd plan) is prepared before the clone. All signals are blocked
+// around the clone so that no handler of the parent runs on the child's
+// stack; the child resets every caught signal to SIG_DFL before restoring the
+// mask and exec'ing (clone without CLONE_SIGHAND gives it its own table).
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "forkexec.h"
+#include "gort/runtime.h"
+#include "gort/syscall.h"
+
+namespace gort::syscall {
+namespace {
+
+// Raw system calls for the child: no errno, no libc state. Returns -errno.
+#if defined(__x86_64__)
+__attribute__((always_inline)) inline long Raw(long n, long a = 0, long b = 0, long c = 0,
+                                               long d = 0) {
+  long ret;
+  register long r10 asm("r10") = d;
+  asm volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+  return ret;
+}
+#else
+#error "gort's ForkExec child needs raw system calls for this architecture"
+#endif
+
+struct KernelSigaction {  // the kernel's struct for rt_sigaction
+  void* handler;
+  unsigned long flags;
+  void* restorer;
+  unsigned long mask;
+};
+
+struct ChildPlan {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  const char* dir;       // null: inherit
+  const int* fds;        // child fd i <- fds[i] (-1: closed)
+  int nfds;
+  int* scratch;          // nfds ints for the shuffle
+  int pipe_w;            // status pipe, write end (CLOEXEC)
+  bool setsid, setpgid;
+  int pgid;
+  int pdeathsig;
+  const sigset_t* mask;  // the parent's mask, restored before exec
+};
+
+[[noreturn]] __attribute__((no_sanitize("address", "thread", "undefined"), noinline)) void
+ChildFail(int pipe_w, long err) {
+  int e = static_cast<int>(-err);
+  Raw(SYS_write, pipe_w, reinterpret_cast<long>(&e), sizeof(e));
+  for (;;) Raw(SYS_exit_group, 253);
+}
+
+// The child. Go: forkAndExecInChild1. noinline so that it never shares a
+// frame with the parent's code.
+__attribute__((no_sanitize("address", "thread", "undefined"), noinline)) int ChildMain(void* arg) {
+  const ChildPlan* p = static_cast<const ChildPlan*>(arg);
+  long r;
+  // Caught signals back to SIG_DFL (ignored ones stay ignored, as exec
+  // keeps them), then the parent's signal mask.
+  for (int sig = 1; sig < 65; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    KernelSigaction old;
+    if (Raw(SYS_rt_sigaction, sig, 0, reinterpret_cast<long>(&old), 8) != 0) continue;
+    if (old.handler != reinterpret_cast<void*>(SIG_IGN) &&
+        old.handler != reinterpret_cast<void*>(SIG_DFL)) {
+      KernelSigaction dfl{reinterpret_cast<void*>(SIG_DFL), 0, nullptr, 0};
+      Raw(SYS_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, 8);
+    }
+  }
+  if (p->setsid && (r = Raw(SYS_setsid)) < 0) ChildFail(p->pipe_w, r);
+  if (p->setpgid && (r = Raw(SYS_setpgid, 0, p->pgid)) < 0) ChildFail(p->pipe_w, r);
+  if (p->pdeathsig != 0) {
+    if ((r = Raw(SYS_prctl, PR_SET_PDEATHSIG, p->pdeathsig)) < 0) ChildFail(p->pipe_w, r);
+  }
+  if (p->dir != nullptr && (r = Raw(SYS_chdir, reinterpret_cast<long>(p->dir))) < 0) {
+    ChildFail(p->pipe_w, r);
+  }
+  // The fd shuffle, Go's two passes. Pass 1: every source fd that a later
+  // dup2 would clobber (fd < nfds), and the status pipe, moves above nfds.
+  int pipe_w = p->pipe_w;
+  int next = p->nfds;
+  if (pipe_w < next) {
+    if ((r = Raw(SYS_fcntl, pipe_w, F_DUPFD_CLOEXEC, next)) < 0) ChildFail(pipe_w, r);
+    pipe_w = static_cast<int>(r);
+    next = pipe_w + 1;
+  }
+  int* fd = p->scratch;
+  for (int i = 0; i < p->nfds; i++) {
+    fd[i] = p->fds[i];
+    if (fd[i] >= 0 && fd[i] < i) {
+      if ((r = Raw(SYS_fcntl, fd[i], F_DUPFD_CLOEXEC, next)) < 0) ChildFail(pipe_w, r);
+      fd[i] = static_cast<int>(r);
+      next = fd[i] + 1;
+    }
+  }
+  // Pass 2: put each fd in place (without CLOEXEC).
+  for (int i = 0; i < p->nfds; i++) {
+    if (fd[i] == -1) {
+      Raw(SYS_close, i);
+    } else if (fd[i] == i) {
+      if ((r = Raw(SYS_fcntl, i, F_SETFD, 0)) < 0) ChildFail(pipe_w, r);
+    } else if ((r = Raw(SYS_dup3, fd[i], i, 0)) < 0) {
+      ChildFail(pipe_w, r);
+    }
+  }
+  for (int i = p->nfds; i < 3; i++) Raw(SYS_close, i);
+  Raw(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(p->mask), 0, 8);
+  r = Raw(SYS_execve, reinterpret_cast<long>(p->path), reinterpret_cast<long>(p->argv),
+          reinterpret_cast<long>(p->envp));
+  ChildFail(pipe_w, r);
+}
+
+bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
+
+absl::Status ForkError(const std::string& argv0, int err) {
+  return absl::Status(absl::ErrnoToStatusCode(err),
+                      absl::StrCat("fork/exec ", argv0, ": ", internal::ErrnoText(err)));
+}
+
+// Waits for a specific child (an exec that failed). EINTR retried.
+void ReapFailed(pid_t pid) {
+  int st;
+  while (wait4(pid, &st, __WALL, nullptr) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<pid_t> ForkExec(const std::string& argv0, const std::vector<std::string>& argv,
+                               const ProcAttr& attr) {
+  // Everything the child needs, before the clone. Go: forkExec.
+  if (HasNul(argv0)) return ForkError(argv0, EINVAL);
+  std::vector<const char*> cargv;
+  cargv.reserve(argv.size() + 1);
+  for (const auto& a : argv) {
+    if (HasNul(a)) return ForkError(argv0, EINVAL);
+    cargv.push_back(a.c_str());
+  }
+  cargv.push_back(nullptr);
+  std::vector<const char*> cenv;
+  cenv.reserve(attr.env.size() + 1);
+  for (const auto& e : attr.env) {
+    if (HasNul(e)) return ForkError(argv0, EINVAL);
+    cenv.push_back(e.c_str());
+  }
+  cenv.push_back(nullptr);
+  if (HasNul(attr.dir)) return ForkError(argv0, EINVAL);
+  std::vector<int> fds = attr.files.empty() ? std::vector<int>{0, 1, 2} : attr.files;
+  std::vector<int> scratch(fds.size());
+
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return ForkError(argv0, errno);
+
+  sigset_t all, old;
+  sigfillset(&all);
+  ChildPlan plan{argv0.c_str(),
+                 const_cast<char* const*>(cargv.data()),
+                 const_cast<char* const*>(cenv.data()),
+                 attr.dir.empty() ? nullptr : attr.dir.c_str(),
+                 fds.data(),
+                 static_cast<int>(fds.size()),
+                 scratch.data(),
+                 pipefd[1],
+                 attr.sys.setsid,
+                 attr.sys.setpgid,
+                 attr.sys.pgid,
+                 attr.sys.pdeathsig,
+                 &old};
+
+  // The child's stack: inside this frame, which stays intact while the parent
+  // thread is suspended (CLONE_VFORK).
+  constexpr std::size_t kChildStack = 32 * 1024;
+  alignas(64) char child_stack[kChildStack];
+
+  pid_t pid;
+  int clone_errno = 0;
+  int err = 0;
+  ssize_t n;
+  {
+    // clone suspends this thread until the child execs, and the read below
+    // waits for the exec's verdict: let the P serve other fibers meanwhile.
+    // The fiber stays on this OS thread throughout.
+    runtime::EnterSyscall();
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = clone(&ChildMain, child_stack + kChildStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+    if (pid < 0) clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    close(pipefd[1]);
+    if (pid > 0) {
+      do {
+        n = read(pipefd[0], &err, sizeof(err));
+      } while (n < 0 && errno == EINTR);
+      if (n != 0) {
+        if (n != sizeof(err)) err = EPIPE;
+        ReapFailed(pid);  // on this thread: the child is ours
+      }
+    }
+    runtime::ExitSyscall();
+  }
+  close(pipefd[0]);
+  if (pid < 0) return ForkError(argv0, clone_errno);
+  if (err != 0) return ForkError(argv0, err);
+  internal::RecordStart(pid);
+  return pid;
+}
+
+}  // namespace gort::syscall

@@ -1,0 +1,474 @@
+// The process layer: ForkExec, Await with thread affinity, and Go's fix
+// (StartProcess / WaitProcess), including the race it closes. Every test
+// checks that nothing is left behind: fibers, threads, descriptors (the
+// fixture), zombies and wait-map entries (here).
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "gort/chan.h"
+#include "gort/sync.h"
+#include "gort/syscall.h"
+#include "testing.h"
+
+namespace gort {
+namespace {
+
+using runtime::Go;
+using syscall::ProcAttr;
+using syscall::Waitmsg;
+using testing::YieldUntil;
+
+const std::string kChild = GORT_TESTCHILD;
+
+// Children of this process that are zombies now.
+int ZombieChildren() {
+  int n = 0;
+  pid_t me = getpid();
+  DIR* d = opendir("/proc");
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) continue;
+    auto close_paren = line.rfind(')');
+    if (close_paren == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    if (sscanf(line.c_str() + close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == me &&
+        state == 'Z') {
+      n++;
+    }
+  }
+  closedir(d);
+  return n;
+}
+
+class ProcessTest : public testing::ProcsTest {
+ protected:
+  void TearDown() override {
+    EXPECT_EQ(syscall::PendingProcesses(), 0) << "wait-map entries left";
+    EXPECT_EQ(ZombieChildren(), 0) << "zombies left";
+    ProcsTest::TearDown();
+  }
+};
+GORT_INSTANTIATE_PROCS(ProcessTest);
+
+// Moves the calling fiber to another OS thread (needs procs >= 2): it parks
+// and is readied by a worker fiber that is running on another thread than
+// `tid` at that moment, and so resumes on that worker's P (and thread);
+// repeated until it is not on `tid`.
+void MigrateFrom(pid_t tid) {
+  struct Shared {
+    std::atomic<bool> stop{false};
+    Chan<int> req{1}, reply{1};
+  };
+  auto sh = std::make_shared<Shared>();
+  int procs = runtime::GOMAXPROCS(0);
+  for (int i = 0; i < 2 * procs; i++) {
+    Go([sh, tid] {
+      while (!sh->stop.load()) {
+        std::optional<int> v;
+        if (runtime::ThreadID() != tid && Select(OnRecv(sh->req, &v), OnDefault()) == 0) {
+          sh->reply.Send(1);
+        }
+        runtime::Gosched();
+      }
+    });
+  }
+  for (int i = 0; runtime::ThreadID() == tid; i++) {
+    sh->req.Send(1);
+    sh->reply.Recv();
+    if (i > 1000000) {
+      ADD_FAILURE() << "no migration";
+      break;
+    }
+  }
+  // Return at once: any yield from here on could take us back to `tid`.
+  // The workers stop by themselves.
+  sh->stop = true;
+}
+
+// Descriptors a child inherits by design: 0-2 and any descriptor this
+// process was given without FD_CLOEXEC (a test harness may pass some).
+std::string ExpectedChildFds() {
+  std::string out = "0\n1\n2\n";
+  for (int fd : testing::OpenFds()) {
+    if (fd > 2 && fd < 64 && (fcntl(fd, F_GETFD) & FD_CLOEXEC) == 0) out += std::to_string(fd) + "\n";
+  }
+  return out;
+}
+
+TEST_P(ProcessTest, ForkExecThenAwaitOnTheSameThread) {
+  RunFibers([] {
+    runtime::LockOSThread();
+    for (int code : {0, 3, 255}) {
+      auto pid = syscall::ForkExec(kChild, {kChild, "exit", std::to_string(code)}, {});
+      ASSERT_TRUE(pid.ok()) << pid.status();
+      Waitmsg w;
+      ASSERT_TRUE(syscall::Await(&w).ok());
+      EXPECT_EQ(w.pid, *pid);
+      EXPECT_TRUE(w.Exited());
+      EXPECT_EQ(w.ExitStatus(), code);
+      EXPECT_EQ(w.msg, code == 0 ? "" : "exit status " + std::to_string(code));
+      EXPECT_GT(w.real, absl::ZeroDuration());
+    }
+    // No children left on this thread.
+    Waitmsg w;
+    absl::Status s = syscall::Await(&w);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(s.message(), "wait: no child processes");
+    runtime::UnlockOSThread();
+  });
+}
+
+TEST_P(ProcessTest, ExecFailuresAreReportedAndLeaveNothingBehind) {
+  char tmpl[] = "/tmp/gort-noexec-XXXXXX";
+  int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  chmod(tmpl, 0644);
+  std::string noexec = tmpl;
+  RunFibers([&] {
+    struct Case {
+      std::string path;
+      std::vector<std::string> argv;
+      ProcAttr attr;
+      absl::StatusCode code;
+      std::string message;
+    };
+    std::string nul = std::string("/bin/tr") + '\0' + "ue";
+    std::vector<Case> cases = {
+        {"/no/such", {"/no/such"}, {}, absl::StatusCode::kNotFound,
+         "fork/exec /no/such: no such file or directory"},
+        {noexec, {noexec}, {}, absl::StatusCode::kPermissionDenied,
+         "fork/exec " + noexec + ": permission denied"},
+        {kChild, {kChild}, ProcAttr{.dir = "/no/such/dir"}, absl::StatusCode::kNotFound,
+         "fork/exec " + kChild + ": no such file or directory"},
+        {nul, {nul}, {}, absl::StatusCode::kInvalidArgument, ""},
+        {kChild, {kChild, std::string("a\0b", 3)}, {}, absl::StatusCode::kInvalidArgument, ""},
+        {kChild, {kChild}, ProcAttr{.env = {std::string("A=\0", 3)}},
+         absl::StatusCode::kInvalidArgument, ""},
+        {kChild, {kChild}, ProcAttr{.files = {0, 1, 999}}, absl::ErrnoToStatusCode(EBADF),
+         "fork/exec " + kChild + ": bad file descriptor"},
+    };
+    for (const Case& c : cases) {
+      for (bool fixed : {false, true}) {
+        absl::StatusOr<pid_t> r = fixed ? syscall::StartProcess(c.path, c.argv, c.attr)
+                                        : syscall::ForkExec(c.path, c.argv, c.attr);
+        ASSERT_FALSE(r.ok()) << c.path;
+        if (c.message.empty()) {  // NUL bytes: "fork/exec <path with NUL>: invalid argument"
+          EXPECT_EQ(r.status().code(), c.code) << r.status();
+          EXPECT_TRUE(absl::EndsWith(r.status().message(), ": invalid argument")) << r.status();
+        } else {
+          EXPECT_EQ(r.status().code(), c.code) << r.status();
+          EXPECT_EQ(r.status().message(), c.message);
+        }
+      }
+    }
+  });
+  unlink(tmpl);
+}
+
+TEST_P(ProcessTest, StartProcessThenWaitProcess) {
+  RunFibers([] {
+    auto pid = syscall::StartProcess(kChild, {kChild, "exit", "7"}, {});
+    ASSERT_TRUE(pid.ok()) << pid.status();
+    Waitmsg w;
+    ASSERT_TRUE(syscall::WaitProcess(*pid, &w).ok());
+    EXPECT_EQ(w.pid, *pid);
+    EXPECT_EQ(w.ExitStatus(), 7);
+    EXPECT_EQ(w.msg, "exit status 7");
+    // A second Wait: the entry is gone.
+    absl::Status again = syscall::WaitProcess(*pid, &w);
+    EXPECT_EQ(again.message(), "wait: process not found");
+    // A pid never started here: at once, no blocking.
+    EXPECT_EQ(syscall::WaitProcess(getpid(), nullptr).message(), "wait: process not found");
+    EXPECT_EQ(syscall::WaitProcess(1 << 30, nullptr).message(), "wait: process not found");
+  });
+}
+
+// Two concurrent waits on one pid: exactly one gets the message.
+TEST_P(ProcessTest, ConcurrentWaitsDeliverExactlyOnce) {
+  RunFibers([] {
+    for (int round = 0; round < 20; round++) {
+      auto pid = syscall::StartProcess(kChild, {kChild, "sleep", "5"}, {});
+      ASSERT_TRUE(pid.ok());
+      std::atomic<int> got{0}, not_found{0};
+      sync::WaitGroup wg;
+      wg.Add(2);
+      for (int k = 0; k < 2; k++) {
+        Go([&, pid = *pid] {
+          Waitmsg w;
+          absl::Status s = syscall::WaitProcess(pid, &w);
+          if (s.ok() && w.pid == pid) got.fetch_add(1);
+          if (s.message() == "wait: process not found") not_found.fetch_add(1);
+          wg.Done();
+        });
+      }
+      wg.Wait();
+      EXPECT_EQ(got.load(), 1);
+      EXPECT_EQ(not_found.load(), 1);
+    }
+  });
+}
+
+TEST_P(ProcessTest, KillThenWait) {
+  RunFibers([] {
+    auto pid = syscall::StartProcess(kChild, {kChild, "sleep", "60000"}, {});
+    ASSERT_TRUE(pid.ok());
+    ASSERT_TRUE(syscall::Kill(*pid, SIGKILL).ok());
+    Waitmsg w;
+    ASSERT_TRUE(syscall::WaitProcess(*pid, &w).ok());
+    EXPECT_TRUE(w.Signaled());
+    EXPECT_EQ(w.Signal(), SIGKILL);
+    EXPECT_EQ(w.msg, "signal: killed");
+    EXPECT_EQ(syscall::Kill(*pid, 0).code(), absl::StatusCode::kNotFound);  // ESRCH: reaped
+  });
+}
+
+// The race, shown with the pre-fix algorithm: fork on thread A, get resumed
+// on thread B, wait there: B has no children.
+TEST_P(ProcessTest, LegacyForkThenMigrateThenAwaitFails) {
+  if (GetParam() < 2) GTEST_SKIP() << "migration needs a second P";
+  RunFibers([] {
+    for (int i = 0; i < 20; i++) {
+      pid_t forked_on = runtime::ThreadID();
+      auto pid = syscall::ForkExec(kChild, {kChild, "exit", "1"}, {});
+      ASSERT_TRUE(pid.ok());
+      MigrateFrom(forked_on);
+      Waitmsg w;
+      absl::Status s = syscall::Await(&w);
+      EXPECT_EQ(s.message(), "wait: no child processes") << "thread " << runtime::ThreadID()
+                                                         << " reaped pid " << w.pid;
+      // Clean up the way only a thread-agnostic wait can.
+      int st;
+      EXPECT_EQ(waitpid(*pid, &st, 0), *pid);
+    }
+  });
+}
+
+// The same interleaving with the fix: always the right status.
+TEST_P(ProcessTest, FixSurvivesMigrationBetweenStartAndWait) {
+  RunFibers([this] {
+    const int n = GetParam() >= 2 ? 100 : 20;
+    for (int i = 0; i < n; i++) {
+      pid_t started_on = runtime::ThreadID();
+      auto pid = syscall::StartProcess(kChild, {kChild, "exit", std::to_string(i % 256)}, {});
+      ASSERT_TRUE(pid.ok());
+      if (GetParam() >= 2) MigrateFrom(started_on);
+      Waitmsg w;
+      ASSERT_TRUE(syscall::WaitProcess(*pid, &w).ok());
+      ASSERT_EQ(w.pid, *pid);
+      ASSERT_EQ(w.ExitStatus(), i % 256);
+    }
+  });
+}
+
+// Many fibers, each a child with a distinct exit code, waiting concurrently
+// while they wander between threads: nothing lost, nothing duplicated.
+TEST_P(ProcessTest, ConcurrentChildrenDistinctExitCodes) {
+  RunFibers([] {
+    const int n = testing::UnderSanitizer() ? 100 : 300;
+    std::vector<std::atomic<int>> seen(256);
+    std::atomic<int> errors{0};
+    sync::WaitGroup wg;
+    wg.Add(n);
+    for (int i = 0; i < n; i++) {
+      Go([&, i] {
+        auto pid = syscall::StartProcess(kChild, {kChild, "exit", std::to_string(i % 256)}, {});
+        if (!pid.ok()) {
+          errors.fetch_add(1);
+          wg.Done();
+          return;
+        }
+        runtime::Gosched();
+        { runtime::BlockingSyscall bs; usleep(100); }
+        Waitmsg w;
+        absl::Status s = syscall::WaitProcess(*pid, &w);
+        if (!s.ok() || w.pid != *pid || w.ExitStatus() != i % 256) errors.fetch_add(1);
+        seen[i % 256].fetch_add(1);
+        wg.Done();
+      });
+    }
+    wg.Wait();
+    EXPECT_EQ(errors.load(), 0);
+    int total = 0;
+    for (auto& s : seen) total += s.load();
+    EXPECT_EQ(total, n);
+  });
+}
+
+// PDEATHSIG fires when the forking *thread* exits. Pre-fix: the thread that
+// forked may end (here: a locked fiber exits and takes it along) and the
+// child dies with it. Fix: the waiter thread lives until the child is reaped.
+TEST_P(ProcessTest, PdeathsigFollowsTheForkingThread) {
+  RunFibers([] {
+    ProcAttr attr;
+    attr.sys.pdeathsig = SIGKILL;
+    Chan<pid_t> legacy_pid(1);
+    Go([&] {
+      runtime::LockOSThread();
+      auto pid = syscall::ForkExec(kChild, {kChild, "ppid-wait", "60000"}, attr);
+      legacy_pid.Send(pid.ok() ? *pid : -1);
+      // Exit while locked: this thread ends, and with it the child.
+    });
+    pid_t lp = *legacy_pid.Recv();
+    ASSERT_GT(lp, 0);
+    int st = 0;
+    {
+      runtime::BlockingSyscall bs;
+      ASSERT_EQ(waitpid(lp, &st, 0), lp);
+    }
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << "legacy child status " << st;
+
+    Chan<pid_t> fixed_pid(1);
+    Go([&] {
+      auto pid = syscall::StartProcess(kChild, {kChild, "ppid-wait", "50"}, attr);
+      fixed_pid.Send(pid.ok() ? *pid : -1);
+      // This fiber ends; the child's waiter (and its thread) do not.
+    });
+    pid_t fp = *fixed_pid.Recv();
+    ASSERT_GT(fp, 0);
+    Waitmsg w;
+    ASSERT_TRUE(syscall::WaitProcess(fp, &w).ok());
+    EXPECT_TRUE(w.Exited()) << w.msg;
+    EXPECT_EQ(w.ExitStatus(), 0);
+  });
+}
+
+TEST_P(ProcessTest, FilesMappingAndNoDescriptorLeaks) {
+  RunFibers([] {
+    int out[2];
+    ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+    // A descriptor of ours that must not leak (it is CLOEXEC like all of ours).
+    int extra = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    std::string expected = ExpectedChildFds();
+    // files {0, out[1], 2}: the child's stdout is our pipe; a permutation
+    // would work the same way.
+    auto pid = syscall::StartProcess(kChild, {kChild, "fds"}, ProcAttr{.files = {0, out[1], 2}});
+    ASSERT_TRUE(pid.ok());
+    close(out[1]);
+    std::string got;
+    char buf[256];
+    ssize_t n;
+    {
+      runtime::BlockingSyscall bs;
+      while ((n = read(out[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    }
+    close(out[0]);
+    close(extra);
+    Waitmsg w;
+    ASSERT_TRUE(syscall::WaitProcess(*pid, &w).ok());
+    EXPECT_EQ(got, expected);
+  });
+}
+
+TEST_P(ProcessTest, FilesPermutationAndClosing) {
+  RunFibers([] {
+    int out[2];
+    ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+    // stdout -> our pipe at fd 2, stderr <- our pipe too, fd 1 closed.
+    auto pid = syscall::StartProcess(kChild, {kChild, "fds"}, ProcAttr{.files = {0, -1, out[1]}});
+    ASSERT_TRUE(pid.ok());
+    close(out[1]);
+    Waitmsg w;
+    ASSERT_TRUE(syscall::WaitProcess(*pid, &w).ok());
+    close(out[0]);
+    EXPECT_EQ(w.ExitStatus(), 0);
+  });
+}
+
+TEST_P(ProcessTest, DirAndEnv) {
+  RunFibers([] {
+    int out[2];
+    ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+    auto pid = syscall::StartProcess(kChild, {kChild, "pwd"},
+                                     ProcAttr{.dir = "/tmp", .env = {"A=1"}, .files = {0, out[1], 2}});
+    ASSERT_TRUE(pid.ok());
+    close(out[1]);
+    std::string got;
+    char buf[256];
+    ssize_t n;
+    {
+      runtime::BlockingSyscall bs;
+      while ((n = read(out[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    }
+    close(out[0]);
+    ASSERT_TRUE(syscall::WaitProcess(*pid, nullptr).ok());
+    EXPECT_EQ(got, "/tmp\n");
+  });
+}
+
+// 1000 children running at once, each with its waiter thread.
+TEST(ProcessApi, ThousandChildrenAtOnce) {
+  const int n = testing::UnderSanitizer() ? 200 : 1000;
+  runtime::Run([n] {
+    int in[2];
+    ASSERT_EQ(pipe2(in, O_CLOEXEC), 0);
+    std::vector<pid_t> pids;
+    for (int i = 0; i < n; i++) {
+      auto pid = syscall::StartProcess(kChild, {kChild, "stdin"}, ProcAttr{.files = {in[0], 1, 2}});
+      ASSERT_TRUE(pid.ok()) << pid.status();
+      pids.push_back(*pid);
+    }
+    EXPECT_EQ(syscall::PendingProcesses(), n);
+    close(in[1]);  // EOF: every child exits
+    close(in[0]);
+    for (pid_t p : pids) {
+      Waitmsg w;
+      ASSERT_TRUE(syscall::WaitProcess(p, &w).ok());
+      EXPECT_EQ(w.ExitStatus(), 0);
+    }
+  });
+  EXPECT_EQ(syscall::PendingProcesses(), 0);
+  EXPECT_EQ(ZombieChildren(), 0);
+}
+
+TEST(ProcessApi, ThreadLimitIsResourceExhausted) {
+  runtime::Run(
+      [] {
+        int in[2];
+        ASSERT_EQ(pipe2(in, O_CLOEXEC), 0);
+        std::vector<pid_t> pids;
+        absl::Status refused;
+        for (int i = 0; i < 50; i++) {
+          auto pid = syscall::StartProcess(kChild, {kChild, "stdin"}, ProcAttr{.files = {in[0], 1, 2}});
+          if (!pid.ok()) {
+            refused = pid.status();
+            break;
+          }
+          pids.push_back(*pid);
+        }
+        EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+        close(in[1]);
+        close(in[0]);
+        for (pid_t p : pids) EXPECT_TRUE(syscall::WaitProcess(p, nullptr).ok());
+      },
+      runtime::Options{.procs = 2, .max_threads = 16});
+}
+
+TEST(ProcessApi, StatusDescriptions) {
+  EXPECT_EQ(syscall::DescribeStatus(0, true), "");
+  EXPECT_EQ(syscall::DescribeStatus(0, false), "exit status 0");
+  EXPECT_EQ(syscall::DescribeStatus(3 << 8, true), "exit status 3");
+  EXPECT_EQ(syscall::DescribeStatus(SIGKILL, true), "signal: killed");
+  EXPECT_EQ(syscall::DescribeStatus(SIGSEGV | 0x80, true), "signal: segmentation fault (core dumped)");
+  EXPECT_EQ(syscall::SignalName(SIGTERM), "terminated");
+  EXPECT_EQ(syscall::SignalName(SIGINT), "interrupt");
+}
+
+}  // namespace
+}  // namespace gort
