@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
 # README command 1: installs missing Debian packages, builds gort (Release)
-# and runs the main job. Until the race demonstration lands, the main job is
-# the benchmark suites (gort beside its OS-thread baselines).
+# and runs the main job: the fork-exec/wait race demonstration (the pre-fix
+# algorithm, then Go's fix, under the same load). Arguments go to the demo:
+#   bash .ci/demo.sh -n 2000 -procs 4 -mode both --json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 third_party/install-deps.sh
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DGORT_BUILD_BENCH=ON >/dev/null
-cmake --build build/release -j "$(nproc)"
-for b in runtime_bench chan_bench sync_bench; do
-  echo "=== $b ==="
-  build/release/bench/$b "$@"
-done
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j "$(nproc)" --target forkwait_race
+exec build/release/os/forkwait_race "$@"

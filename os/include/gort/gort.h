@@ -3,9 +3,11 @@
 #define GORT_GORT_H_
 
 #include "gort/chan.h"
+#include "gort/os.h"
 #include "gort/panic.h"
 #include "gort/runtime.h"
 #include "gort/sync.h"
+#include "gort/syscall.h"
 #include "gort/time.h"
 
 #endif  // GORT_GORT_H_

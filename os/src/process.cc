@@ -1,0 +1,88 @@
+// os.Process on the fixed syscall layer. Go: os/exec_plan9.go (wait via
+// WaitProcess), os/exec.go (state transitions, ErrProcessDone).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "gort/os.h"
+#include "gort/runtime.h"
+#include "process_state.h"
+
+extern char** environ;
+
+namespace gort::os {
+
+std::string ProcessState::String() const { return syscall::DescribeStatus(w_.status, false); }
+
+pid_t Process::Pid() const { return s_->pid; }
+
+absl::StatusOr<ProcessState> Process::Wait() {
+  if (s_->legacy) return legacy::Wait(*this);
+  if (s_->status.load(std::memory_order_acquire) == kReleased) {
+    return absl::InvalidArgumentError("os: process already released");
+  }
+  syscall::Waitmsg w;
+  absl::Status st = syscall::WaitProcess(s_->pid, &w);
+  if (!st.ok()) return st;  // "wait: process not found", "wait: ..."
+  int expected = kRunning;
+  s_->status.compare_exchange_strong(expected, kDone, std::memory_order_acq_rel);
+  return ProcessState(std::move(w));
+}
+
+absl::Status Process::Signal(int sig) {
+  int st = s_->status.load(std::memory_order_acquire);
+  if (st == kDone) return absl::FailedPreconditionError("os: process already finished");
+  if (st == kReleased) return absl::InvalidArgumentError("os: process already released");
+  absl::Status s = syscall::Kill(s_->pid, sig);
+  if (s.code() == absl::StatusCode::kNotFound) {  // ESRCH
+    return absl::FailedPreconditionError("os: process already finished");
+  }
+  return s;
+}
+
+absl::Status Process::Kill() { return Signal(SIGKILL); }
+
+absl::Status Process::Release() {
+  int expected = kRunning;
+  if (!s_->status.compare_exchange_strong(expected, kReleased, std::memory_order_acq_rel)) {
+    return absl::OkStatus();  // already done or released: nothing to do
+  }
+  if (!s_->legacy) {
+    // Nobody will wait for it now: collect its status in the background so
+    // that neither a zombie nor a wait-map entry stays behind.
+    pid_t pid = s_->pid;
+    runtime::Go([pid] { (void)syscall::WaitProcess(pid, nullptr); });
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+syscall::ProcAttr ToSys(const ProcAttr& attr) {
+  syscall::ProcAttr sa;
+  sa.dir = attr.dir;
+  sa.files = attr.files;
+  sa.sys = attr.sys;
+  if (attr.env.empty()) {
+    for (char** e = environ; e != nullptr && *e != nullptr; e++) sa.env.emplace_back(*e);
+  } else {
+    sa.env = attr.env;
+  }
+  return sa;
+}
+}  // namespace
+
+namespace internal {
+syscall::ProcAttr ToSysAttr(const ProcAttr& attr) { return ToSys(attr); }
+}  // namespace internal
+
+absl::StatusOr<Process> StartProcess(const std::string& name, const std::vector<std::string>& argv,
+                                     const ProcAttr& attr) {
+  absl::StatusOr<pid_t> pid = syscall::StartProcess(name, argv, ToSys(attr));
+  if (!pid.ok()) return pid.status();
+  auto s = std::make_shared<Process::State>();
+  s->pid = *pid;
+  return Process(std::move(s));
+}
+
+}  // namespace gort::os

@@ -1,0 +1,25 @@
+// Private to gort::os: the state every copy of a Process shares.
+#ifndef GORT_OS_SRC_PROCESS_STATE_H_
+#define GORT_OS_SRC_PROCESS_STATE_H_
+
+#include <atomic>
+
+#include "gort/os.h"
+
+namespace gort::os {
+
+enum : int { kRunning = 0, kDone = 1, kReleased = 2 };
+
+struct Process::State {
+  pid_t pid = 0;
+  bool legacy = false;  // started by os::legacy::StartProcess
+  std::atomic<int> status{kRunning};  // one transition, the first wins
+};
+
+namespace internal {
+syscall::ProcAttr ToSysAttr(const ProcAttr& attr);
+}  // namespace internal
+
+}  // namespace gort::os
+
+#endif  // GORT_OS_SRC_PROCESS_STATE_H_
