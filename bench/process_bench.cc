@@ -1,0 +1,215 @@
+// Process start + wait throughput: gort's StartProcess/WaitProcess (the fix)
+// beside the raw C methods in the same binary, for a static no-op child the
+// build makes (the exec floor) and for /bin/true, sequential and with 16
+// concurrent spawners, and with a 1 GiB-RSS parent. After the table it
+// prints the ratios against raw clone(CLONE_VM|CLONE_VFORK).
+//   BM_StartProcessWait/child/spawners   child 0: static no-op, 1: /bin/true
+//   BM_RawCloneVfork/child/threads       clone(VM|VFORK) + execve + waitpid
+//   BM_RawPosixSpawn/child/threads       posix_spawn + waitpid
+//   BM_RawForkExec/child/threads         fork + execve + waitpid
+//   *_1GiB                               the same from a parent with 1 GiB resident
+#include <benchmark/benchmark.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gort/gort.h"
+
+extern char** environ;
+
+namespace {
+
+const char* ChildPath(int64_t which) { return which == 0 ? GORT_TESTCHILD : "/bin/true"; }
+
+// --- gort ------------------------------------------------------------------------
+
+// The timed loop runs state.max_iterations times; its first pass starts and
+// waits for all of those children (spread over the spawners), the other
+// passes are empty. The loop's time over its iterations is the cost a child.
+void StartWaitLoop(benchmark::State& state, const char* path, int spawners) {
+  std::atomic<int64_t> left{static_cast<int64_t>(state.max_iterations)};
+  std::atomic<int> errors{0};
+  gort::runtime::Run(
+      [&] {
+        bool first = true;
+        for (auto _ : state) {
+          if (!first) continue;
+          first = false;
+          gort::sync::WaitGroup wg;
+          wg.Add(spawners);
+          for (int s = 0; s < spawners; s++) {
+            gort::runtime::Go([&] {
+              while (left.fetch_sub(1) > 0) {
+                auto pid = gort::syscall::StartProcess(path, {path}, {});
+                if (!pid.ok() || !gort::syscall::WaitProcess(*pid, nullptr).ok()) errors.fetch_add(1);
+              }
+              wg.Done();
+            });
+          }
+          wg.Wait();
+        }
+      },
+      gort::runtime::Options{.procs = 2});
+  if (errors.load() != 0) state.SkipWithError("a start or wait failed");
+  state.counters["children_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void BM_StartProcessWait(benchmark::State& state) {
+  StartWaitLoop(state, ChildPath(state.range(0)), static_cast<int>(state.range(1)));
+}
+BENCHMARK(BM_StartProcessWait)->Args({0, 1})->Args({0, 16})->Args({1, 1})->Args({1, 16})->UseRealTime();
+
+// --- raw C methods -------------------------------------------------------------
+
+struct CloneArg {
+  const char* path;
+};
+char kArg0[] = "child";
+
+int CloneChild(void* a) {
+  const char* path = static_cast<CloneArg*>(a)->path;
+  char* argv[] = {kArg0, nullptr};
+  execve(path, argv, environ);
+  _exit(127);
+}
+
+pid_t SpawnClone(const char* path) {
+  alignas(64) static thread_local char stack[64 * 1024];
+  CloneArg arg{path};
+  return clone(&CloneChild, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
+}
+
+pid_t SpawnPosix(const char* path) {
+  pid_t pid;
+  char* argv[] = {kArg0, nullptr};
+  return posix_spawn(&pid, path, nullptr, nullptr, argv, environ) == 0 ? pid : -1;
+}
+
+pid_t SpawnFork(const char* path) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    char* argv[] = {kArg0, nullptr};
+    execve(path, argv, environ);
+    _exit(127);
+  }
+  return pid;
+}
+
+template <pid_t (*Spawn)(const char*)>
+void RawLoop(benchmark::State& state) {
+  const char* path = ChildPath(state.range(0));
+  int threads = static_cast<int>(state.range(1));
+  std::atomic<int> errors{0};
+  std::atomic<int64_t> left{static_cast<int64_t>(state.max_iterations)};
+  auto worker = [&] {
+    while (left.fetch_sub(1) > 0) {
+      pid_t pid = Spawn(path);
+      int st;
+      if (pid <= 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        errors.fetch_add(1);
+      }
+    }
+  };
+  bool first = true;
+  for (auto _ : state) {
+    if (!first) continue;
+    first = false;
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; t++) ts.emplace_back(worker);
+    for (auto& t : ts) t.join();
+  }
+  if (errors.load() != 0) state.SkipWithError("a spawn or wait failed");
+  state.counters["children_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void BM_RawCloneVfork(benchmark::State& state) { RawLoop<SpawnClone>(state); }
+void BM_RawPosixSpawn(benchmark::State& state) { RawLoop<SpawnPosix>(state); }
+void BM_RawForkExec(benchmark::State& state) { RawLoop<SpawnFork>(state); }
+BENCHMARK(BM_RawCloneVfork)->Args({0, 1})->Args({0, 16})->Args({1, 1})->Args({1, 16})->UseRealTime();
+BENCHMARK(BM_RawPosixSpawn)->Args({0, 1})->Args({0, 16})->Args({1, 1})->Args({1, 16})->UseRealTime();
+BENCHMARK(BM_RawForkExec)->Args({0, 1})->Args({0, 16})->Args({1, 1})->Args({1, 16})->UseRealTime();
+
+// --- a 1 GiB-RSS parent ----------------------------------------------------------
+
+struct BigRss {
+  BigRss() {
+    size = std::size_t{1} << 30;
+    p = static_cast<char*>(mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (p != MAP_FAILED) memset(p, 1, size);  // resident, and copy-on-write for fork
+  }
+  ~BigRss() {
+    if (p != MAP_FAILED) munmap(p, size);
+  }
+  char* p;
+  std::size_t size;
+};
+
+void BM_StartProcessWait_1GiB(benchmark::State& state) {
+  BigRss big;
+  StartWaitLoop(state, ChildPath(0), 1);
+}
+void BM_RawCloneVfork_1GiB(benchmark::State& state) {
+  BigRss big;
+  RawLoop<SpawnClone>(state);
+}
+void BM_RawForkExec_1GiB(benchmark::State& state) {
+  BigRss big;
+  RawLoop<SpawnFork>(state);
+}
+BENCHMARK(BM_StartProcessWait_1GiB)->Args({0, 1})->UseRealTime()->Iterations(300);
+BENCHMARK(BM_RawCloneVfork_1GiB)->Args({0, 1})->UseRealTime()->Iterations(300);
+BENCHMARK(BM_RawForkExec_1GiB)->Args({0, 1})->UseRealTime()->Iterations(100);
+
+// Prints the table as usual and remembers each run's children/s, so that
+// main can print the ratios against raw clone(VM|VFORK) from the same run.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs) {
+      auto it = r.counters.find("children_per_s");
+      if (it != r.counters.end() && !r.error_occurred) rate[r.benchmark_name()] = it->second.value;
+    }
+  }
+  std::map<std::string, double> rate;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  auto& r = reporter.rate;
+  auto ratio = [&](const std::string& a, const std::string& b) {
+    if (r.count(a) && r.count(b) && r[b] > 0) {
+      std::printf("  %-44s %7.0f/s vs %7.0f/s = %.2fx\n", (a + " / " + b).c_str(), r[a], r[b], r[a] / r[b]);
+    }
+  };
+  std::printf("\nRatios (children per second, same run):\n");
+  const char* cases[][2] = {
+      {"BM_StartProcessWait/0/1/real_time", "BM_RawCloneVfork/0/1/real_time"},
+      {"BM_StartProcessWait/0/16/real_time", "BM_RawCloneVfork/0/16/real_time"},
+      {"BM_StartProcessWait/1/1/real_time", "BM_RawCloneVfork/1/1/real_time"},
+      {"BM_StartProcessWait/1/16/real_time", "BM_RawCloneVfork/1/16/real_time"},
+      {"BM_RawPosixSpawn/0/1/real_time", "BM_RawCloneVfork/0/1/real_time"},
+      {"BM_RawForkExec/0/1/real_time", "BM_RawCloneVfork/0/1/real_time"},
+      {"BM_StartProcessWait_1GiB/0/1/iterations:300/real_time", "BM_StartProcessWait/0/1/real_time"},
+      {"BM_RawForkExec_1GiB/0/1/iterations:100/real_time", "BM_RawCloneVfork_1GiB/0/1/iterations:300/real_time"},
+  };
+  for (auto& c : cases) ratio(c[0], c[1]);
+  return 0;
+}
