@@ -412,6 +412,46 @@ TEST_P(ProcessTest, DirAndEnv) {
   });
 }
 
+// Reads a child's stdout to EOF and waits for it.
+std::string OutputOf(const ProcAttr& base, const std::vector<std::string>& argv) {
+  int out[2];
+  EXPECT_EQ(pipe2(out, O_CLOEXEC), 0);
+  ProcAttr attr = base;
+  attr.files = {0, out[1], 2};
+  auto pid = syscall::StartProcess(kChild, argv, attr);
+  close(out[1]);
+  std::string got;
+  char buf[256];
+  ssize_t n;
+  {
+    runtime::BlockingSyscall bs;
+    while ((n = read(out[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  }
+  close(out[0]);
+  EXPECT_TRUE(pid.ok()) << pid.status();
+  if (pid.ok()) EXPECT_TRUE(syscall::WaitProcess(*pid, nullptr).ok());
+  return got;
+}
+
+TEST_P(ProcessTest, SetsidAndSetpgid) {
+  RunFibers([] {
+    int pid = 0, pgid = 0, sid = 0;
+    ProcAttr a;
+    a.sys.setsid = true;
+    ASSERT_EQ(sscanf(OutputOf(a, {kChild, "ids"}).c_str(), "%d %d %d", &pid, &pgid, &sid), 3);
+    EXPECT_EQ(sid, pid);  // a new session led by the child
+    EXPECT_EQ(pgid, pid);
+    ProcAttr b;
+    b.sys.setpgid = true;  // pgid 0: a new group led by the child
+    ASSERT_EQ(sscanf(OutputOf(b, {kChild, "ids"}).c_str(), "%d %d %d", &pid, &pgid, &sid), 3);
+    EXPECT_EQ(pgid, pid);
+    EXPECT_EQ(sid, getsid(0));  // same session as ours
+    ProcAttr c;
+    ASSERT_EQ(sscanf(OutputOf(c, {kChild, "ids"}).c_str(), "%d %d %d", &pid, &pgid, &sid), 3);
+    EXPECT_EQ(pgid, getpgid(0));  // inherited
+  });
+}
+
 // 1000 children running at once, each with its waiter thread.
 TEST(ProcessApi, ThousandChildrenAtOnce) {
   const int n = testing::UnderSanitizer() ? 200 : 1000;

@@ -7,6 +7,7 @@
  *   testchild pwd             print the working directory
  *   testchild env             print the environment, one a line
  *   testchild ppid-wait MS    sleep; exit 0 (used to watch PDEATHSIG)
+ *   testchild ids             print "pid pgid sid"
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -45,6 +46,10 @@ int main(int argc, char** argv) {
     char buf[4096];
     if (getcwd(buf, sizeof buf) == NULL) return 1;
     printf("%s\n", buf);
+    return 0;
+  }
+  if (strcmp(mode, "ids") == 0) {
+    printf("%d %d %d\n", (int)getpid(), (int)getpgid(0), (int)getsid(0));
     return 0;
   }
   if (strcmp(mode, "env") == 0) {

@@ -44,6 +44,16 @@ struct ForkRet {
 // Locked waiters in flight: each holds an OS thread for its child's life.
 std::atomic<int> waiters{0};
 
+// A copy of s that shares no refcounted representation with it. Statuses
+// cross from the waiter fiber to the caller; absl::Status refcounts its
+// payload with atomics inside libabsl, which a TSan build cannot see when
+// libabsl is not instrumented (Debian's is not), so the hand-over is done
+// with an independent copy.
+absl::Status Detached(const absl::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(s.code(), std::string(s.message()));
+}
+
 }  // namespace
 
 absl::StatusOr<pid_t> StartProcess(const std::string& argv0, const std::vector<std::string>& argv,
@@ -63,7 +73,7 @@ absl::StatusOr<pid_t> StartProcess(const std::string& argv0, const std::vector<s
     runtime::LockOSThread();
     absl::StatusOr<pid_t> r = ForkExec(argv0, argv, attr);
     if (!r.ok()) {  // nothing to wait for, nothing registered
-      forkc.Send(ForkRet{0, r.status()});
+      forkc.Send(ForkRet{0, Detached(r.status())});
       runtime::UnlockOSThread();
       waiters.fetch_sub(1, std::memory_order_relaxed);
       return;
@@ -80,7 +90,7 @@ absl::StatusOr<pid_t> StartProcess(const std::string& argv0, const std::vector<s
 
     auto w = std::make_shared<WaitErr>();
     for (int tries = 0;; tries++) {
-      w->err = Await(&w->msg);
+      w->err = Detached(Await(&w->msg));
       // This thread has no other children, so another pid can only be a
       // stale one; the loop is bounded all the same.
       if (!w->err.ok() || w->msg.pid == pid || tries > 1000) break;
@@ -94,7 +104,7 @@ absl::StatusOr<pid_t> StartProcess(const std::string& argv0, const std::vector<s
     waiters.fetch_sub(1, std::memory_order_relaxed);
   });
   std::optional<ForkRet> ret = forkc.Recv();
-  if (!ret->err.ok()) return ret->err;
+  if (!ret->err.ok()) return Detached(ret->err);
   return ret->pid;
 }
 
@@ -119,7 +129,7 @@ absl::Status WaitProcess(pid_t pid, Waitmsg* w) {
     // already drained and closed by a concurrent Wait.
     return absl::NotFoundError("wait: process not found");
   }
-  if (!msg->err.ok()) return msg->err;
+  if (!msg->err.ok()) return Detached(msg->err);
   if (w != nullptr) *w = msg->msg;
   return absl::OkStatus();
 }
