@@ -547,6 +547,7 @@ void NewOSThread(M* m) {
   pthread_attr_setstacksize(&attr, 256 * 1024);
   int err = pthread_create(&m->thread, &attr, &MStart, m);
   pthread_attr_destroy(&attr);
+  if (err == 0) m->created.store(true, std::memory_order_release);
   if (err != 0) {
     WriteErr("runtime: failed to create new OS thread (have ");
     WriteErrNum(static_cast<uint64_t>(sched.nthreads.load()));
@@ -1388,6 +1389,18 @@ void ShutdownWakeAllMs() {
 }
 
 void JoinAllMs() {
+  // An M allocated just before shutdown may still be on its way (queued for
+  // the template thread, or being created by another M): wait until every M
+  // has its thread before joining any. The template thread is still running.
+  for (;;) {
+    bool all = true;
+    {
+      LockGuard l(sched.lock);
+      for (M* m : sched.allm) all = all && m->created.load(std::memory_order_acquire);
+    }
+    if (all) break;
+    sched_yield();
+  }
   for (;;) {
     std::vector<M*> ms;
     {

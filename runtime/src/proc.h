@@ -128,6 +128,7 @@ struct M {
   bool exiting = false;   // a locked G exited: the thread ends
   bool exited = false;    // the thread has left MMain (guarded by sched.lock)
   bool is_m0 = false;     // the Run thread while it unwinds fibers at shutdown
+  std::atomic<bool> created{false};  // its OS thread exists (pthread_create returned)
   Note park;
   M* schedlink = nullptr;  // sched.midle
   uint64_t rand = 0;
