@@ -547,7 +547,7 @@ void NewOSThread(M* m) {
   pthread_attr_setstacksize(&attr, 256 * 1024);
   int err = pthread_create(&m->thread, &attr, &MStart, m);
   pthread_attr_destroy(&attr);
-  if (err == 0) m->created.store(true, std::memory_order_release);
+  if (err == 0) m->created.store(true, std::memory_order_release);  // MStart waits for this
   if (err != 0) {
     WriteErr("runtime: failed to create new OS thread (have ");
     WriteErrNum(static_cast<uint64_t>(sched.nthreads.load()));
@@ -1119,6 +1119,10 @@ void InitMThread(M* m) {
 
 void* MStart(void* arg) {
   M* m = static_cast<M*>(arg);
+  // The creator writes m->thread and then `created`: wait for it, so that
+  // this M cannot exit (and be joined and freed) while its creator still
+  // touches it, and so that m->thread is valid before anyone joins it.
+  while (!m->created.load(std::memory_order_acquire)) sched_yield();
   InitMThread(m);
   MSignalStackInit(m);
   {
