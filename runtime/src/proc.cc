@@ -1405,6 +1405,9 @@ void JoinAllMs() {
     if (all) break;
     sched_yield();
   }
+  // Free nothing until every thread is gone: an M still running may hand
+  // its P to another (say, a locked M that already exited) on its way out.
+  std::vector<M*> joined;
   for (;;) {
     std::vector<M*> ms;
     {
@@ -1415,9 +1418,10 @@ void JoinAllMs() {
     for (M* m : ms) {
       pthread_join(m->thread, nullptr);
       sched.nthreads.fetch_sub(1, std::memory_order_relaxed);
-      delete m;
+      joined.push_back(m);
     }
   }
+  for (M* m : joined) delete m;
 }
 
 // Resumes a parked or runnable G on the Run thread (pseudo-M m0) so that it
