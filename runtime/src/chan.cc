@@ -141,27 +141,55 @@ void Unref(Core* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   delete c;
 }
 
-// Go: chansend.
-void Send(Core* c, void* v) {
-  if (c == nullptr) BlockForever();
-  c->lock.lock();
+// The non-blocking half of a send: hand v to a parked receiver (no buffer
+// copy) or put it in the buffer. Called with c->lock held; returns true with
+// the lock released, or false with it still held. Go: chansend's fast paths.
+bool SendReadyLocked(Core* c, void* v) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (c->closed) {
     c->lock.unlock();
     PanicSendClosed();
   }
   if (Waiter* w = c->recvq.Dequeue()) {
-    // Direct hand-off to a parked receiver: no buffer copy.
     c->ops->move(w->data, v);
     w->success = true;
     c->lock.unlock();
     Wake(w);
-    return;
+    return true;
   }
   if (c->qcount < c->cap) {
     PutTail(c, v);
     c->lock.unlock();
-    return;
+    return true;
   }
+  return false;
+}
+
+// The non-blocking half of a receive, likewise: 1 got a value, -1 closed and
+// drained (both with the lock released), 0 nothing (lock still held).
+int RecvReadyLocked(Core* c, void* out) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (Waiter* w = c->sendq.Dequeue()) {
+    RecvFromSender(c, w, out);
+    c->lock.unlock();
+    Wake(w);
+    return 1;
+  }
+  if (c->qcount > 0) {
+    TakeHead(c, out);
+    c->lock.unlock();
+    return 1;
+  }
+  if (c->closed) {
+    c->lock.unlock();
+    return -1;
+  }
+  return 0;
+}
+
+// Go: chansend.
+void Send(Core* c, void* v) {
+  if (c == nullptr) BlockForever();
+  c->lock.lock();
+  if (SendReadyLocked(c, v)) return;
   Waiter w;
   w.data = v;
   c->sendq.Push(&w);
@@ -173,22 +201,7 @@ void Send(Core* c, void* v) {
 bool TrySend(Core* c, void* v) {
   if (c == nullptr) return false;
   c->lock.lock();
-  if (c->closed) {
-    c->lock.unlock();
-    PanicSendClosed();
-  }
-  if (Waiter* w = c->recvq.Dequeue()) {
-    c->ops->move(w->data, v);
-    w->success = true;
-    c->lock.unlock();
-    Wake(w);
-    return true;
-  }
-  if (c->qcount < c->cap) {
-    PutTail(c, v);
-    c->lock.unlock();
-    return true;
-  }
+  if (SendReadyLocked(c, v)) return true;
   c->lock.unlock();
   return false;
 }
@@ -197,21 +210,7 @@ bool TrySend(Core* c, void* v) {
 bool Recv(Core* c, void* out) {
   if (c == nullptr) BlockForever();
   c->lock.lock();
-  if (Waiter* w = c->sendq.Dequeue()) {
-    RecvFromSender(c, w, out);
-    c->lock.unlock();
-    Wake(w);
-    return true;
-  }
-  if (c->qcount > 0) {
-    TakeHead(c, out);
-    c->lock.unlock();
-    return true;
-  }
-  if (c->closed) {
-    c->lock.unlock();
-    return false;
-  }
+  if (int r = RecvReadyLocked(c, out); r != 0) return r > 0;
   Waiter w;
   w.data = out;
   c->recvq.Push(&w);
@@ -222,20 +221,9 @@ bool Recv(Core* c, void* out) {
 int TryRecv(Core* c, void* out) {
   if (c == nullptr) return 0;
   c->lock.lock();
-  if (Waiter* w = c->sendq.Dequeue()) {
-    RecvFromSender(c, w, out);
-    c->lock.unlock();
-    Wake(w);
-    return 1;
-  }
-  if (c->qcount > 0) {
-    TakeHead(c, out);
-    c->lock.unlock();
-    return 1;
-  }
-  bool closed = c->closed;
-  c->lock.unlock();
-  return closed ? -1 : 0;
+  int r = RecvReadyLocked(c, out);
+  if (r == 0) c->lock.unlock();
+  return r;
 }
 
 // Go: closechan. Every blocked receiver returns "closed", every blocked
