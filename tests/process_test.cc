@@ -403,6 +403,25 @@ TEST_P(ProcessTest, DirAndEnv) {
   });
 }
 
+TEST_P(ProcessTest, SetsidAndSetpgid) {
+  RunFibers([] {
+    int pid = 0, pgid = 0, sid = 0;
+    ProcAttr a;
+    a.sys.setsid = true;
+    ASSERT_EQ(sscanf(OutputOf(a, {kChild, "ids"}).c_str(), "%d %d %d", &pid, &pgid, &sid), 3);
+    EXPECT_EQ(sid, pid);  // a new session led by the child
+    EXPECT_EQ(pgid, pid);
+    ProcAttr b;
+    b.sys.setpgid = true;  // pgid 0: a new group led by the child
+    ASSERT_EQ(sscanf(OutputOf(b, {kChild, "ids"}).c_str(), "%d %d %d", &pid, &pgid, &sid), 3);
+    EXPECT_EQ(pgid, pid);
+    EXPECT_EQ(sid, getsid(0));  // same session as ours
+    ProcAttr c;
+    ASSERT_EQ(sscanf(OutputOf(c, {kChild, "ids"}).c_str(), "%d %d %d", &pid, &pgid, &sid), 3);
+    EXPECT_EQ(pgid, getpgid(0));  // inherited
+  });
+}
+
 // 1000 children running at once, each with its waiter thread.
 TEST(ProcessApi, ThousandChildrenAtOnce) {
   const int n = testing::UnderSanitizer() ? 200 : 1000;
