@@ -3,7 +3,10 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "fatal.h"
+#include "gort/internal/runtime_support.h"
 #include "gort/runtime.h"
 #include "proc.h"
 
@@ -19,16 +22,44 @@ using namespace internal;  // NOLINT: this file is the runtime's own front door
 namespace detail {
 
 NewFiber AllocFiber(std::size_t size, std::size_t align, void (*invoke)(void*, bool)) {
-  if (!sched.running.load(std::memory_order_acquire)) {
+  if (GetM() == nullptr) {
+    // A plain thread: announce the entry before checking for shutdown, so
+    // that Shutdown (which sets the flag, then waits for entries to drain)
+    // either sees us or we see it. Ended by StartFiber or AbandonFiber.
+    sched.foreign_entering.fetch_add(1, std::memory_order_seq_cst);
+    if (!sched.running.load(std::memory_order_seq_cst) ||
+        sched.shutdown.load(std::memory_order_seq_cst)) {
+      bool stopping = sched.running.load(std::memory_order_relaxed);
+      sched.foreign_entering.fetch_sub(1, std::memory_order_seq_cst);
+      if (stopping) {
+        throw Panic(
+            "gort: Go called from a plain thread while the runtime is shutting down "
+            "(runtime::Run is returning; the fiber was not started)");
+      }
+      throw Panic("gort: Go called while the runtime is not running (call it inside runtime::Run)");
+    }
+  } else if (!sched.running.load(std::memory_order_acquire)) {
     throw Panic("gort: Go called while the runtime is not running (call it inside runtime::Run)");
   }
-  G* g = NewG(size, align, invoke);
+  G* g;
+  try {
+    g = NewG(size, align, invoke);
+  } catch (...) {
+    if (GetM() == nullptr) sched.foreign_entering.fetch_sub(1, std::memory_order_seq_cst);
+    throw;
+  }
   return NewFiber{g, g->fn};
 }
 
-void StartFiber(void* g) { QueueNewG(static_cast<G*>(g)); }
+void StartFiber(void* g) {
+  QueueNewG(static_cast<G*>(g));
+  if (GetM() == nullptr) sched.foreign_entering.fetch_sub(1, std::memory_order_seq_cst);
+}
 
-void AbandonFiber(void* g) { DropNewG(static_cast<G*>(g)); }
+void AbandonFiber(void* g) {
+  DropNewG(static_cast<G*>(g));
+  if (GetM() == nullptr) sched.foreign_entering.fetch_sub(1, std::memory_order_seq_cst);
+}
 
 }  // namespace detail
 
@@ -134,6 +165,8 @@ ExternalWaker::~ExternalWaker() {
 namespace internal {
 int ThreadsInUse() { return sched.nthreads.load(std::memory_order_relaxed); }
 int ThreadLimit() { return sched.max_threads; }
+int ShutdownEventFd() { return sched.shutdown_fd; }
+bool ShuttingDown() { return sched.shutdown.load(std::memory_order_acquire); }
 }  // namespace internal
 
 int NumGoroutine() { return sched.ngoroutines.load(std::memory_order_acquire); }
@@ -202,6 +235,9 @@ void ExitSyscall() {
   if (g->status.load(std::memory_order_relaxed) != GStatus::kSyscall) {
     Throw("exitsyscall: not in a system call");
   }
+  // errno belongs to the thread the call ran on, which is this one until the
+  // slow path below; the caller reads it after we return, maybe elsewhere.
+  const int saved_errno = errno;
   P* oldp = m->oldp;
   m->oldp = nullptr;
   // Fast path 1: our P is still waiting for us.
@@ -228,9 +264,14 @@ void ExitSyscall() {
       return;
     }
   }
-  // Slow path: queue the G and stop this M (on g0). We resume with a P.
+  // Slow path: queue the G and stop this M (on g0). We resume with a P, or,
+  // at shutdown, on the Run thread to be unwound. ExitSyscall is called from
+  // destructors (BlockingSyscall), so it is never the point where the
+  // shutdown unwind is thrown: the fiber goes on and is unwound at its next
+  // park, yield or wait.
   SwitchRequest req{SwitchKind::kExitSyscall};
-  Mcall(g, &req);
+  McallNoUnwind(g, &req);
+  SetErrno(saved_errno);
 }
 
 }  // namespace gort::runtime

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -594,7 +595,11 @@ void TemplateThreadStart() {
   }
   tmpl.wake.Clear();
   CountThread();
-  if (pthread_create(&tmpl.thread, nullptr, &TemplateMain, nullptr) != 0) Throw("newosproc");
+  if (int err = pthread_create(&tmpl.thread, nullptr, &TemplateMain, nullptr); err != 0) {
+    sched.nthreads.fetch_sub(1, std::memory_order_relaxed);
+    throw Panic(std::string("gort: runtime::Run: cannot create the template thread: ") +
+                strerror(err));
+  }
   tmpl.started = true;
 }
 
@@ -1192,7 +1197,7 @@ M* OnResume(G* g, Transfer t) {
 
 void CheckUnwind(G* g) {
   if (g->unwinding.load(std::memory_order_acquire)) {
-    if (std::uncaught_exceptions() > 0) Throw("fiber parked while being unwound at shutdown");
+    if (std::uncaught_exceptions() > 0) BlockedWhileUnwinding(g);
     throw ForcedUnwind{};
   }
 }
@@ -1237,10 +1242,8 @@ bool TryDirectSwitch(G* g, SwitchRequest* req) {
 
 }  // namespace
 
-// The G's side of a switch to g0: save what must travel with the fiber, jump,
-// and on return (maybe on another M) take the new M's g0 context. The running
-// G only. Go: mcall.
-void Mcall(G* g, SwitchRequest* req) {
+namespace {
+void McallImpl(G* g, SwitchRequest* req, bool unwind_point) {
   M* m = g->m;
   SaveEh(m->eh_globals, &g->eh);
   AsanStart(&g->asan_fake, m->g0_lo, m->g0_size);
@@ -1248,7 +1251,33 @@ void Mcall(G* g, SwitchRequest* req) {
   Transfer t = Jump(m->g0ctx, req);
   M* nm = OnResume(g, t);
   RestoreEh(nm->eh_globals, g->eh);
-  CheckUnwind(g);
+  if (unwind_point) CheckUnwind(g);
+}
+}  // namespace
+
+// The G's side of a switch to g0: save what must travel with the fiber, jump,
+// and on return (maybe on another M) take the new M's g0 context. The running
+// G only. Go: mcall.
+void Mcall(G* g, SwitchRequest* req) { McallImpl(g, req, true); }
+
+void McallNoUnwind(G* g, SwitchRequest* req) { McallImpl(g, req, false); }
+
+void BlockedWhileUnwinding(G* g) {
+  if (g == nullptr) Throw("the Run thread blocked on a runtime object during shutdown");
+  if (std::uncaught_exceptions() == 0) throw ForcedUnwind{};
+  WriteErr("runtime: goroutine ");
+  WriteErrNum(g->id);
+  WriteErr(" blocked (on a channel, select, mutex, wait group or sleep) in a destructor "
+           "while shutdown was unwinding it; nothing can wake it any more\n");
+  Throw("fiber parked while being unwound at shutdown");
+}
+
+// errno of the thread running the caller. Not inlined: __errno_location is
+// declared const, so a caller's compiler could reuse the address it computed
+// before a switch that moved the fiber to another thread.
+__attribute__((noinline)) void SetErrno(int e) {
+  asm volatile("" ::: "memory");
+  errno = e;
 }
 
 // Yields: straight to the next local G if there is one, else through g0.

@@ -38,6 +38,9 @@ constexpr uint32_t kRunqSize = 4;
 constexpr uint32_t kRunqSize = 256;
 #endif
 constexpr int kMaxProcs = 1024;
+// The fewest threads a runtime can run with: sysmon, the template thread and
+// one M.
+constexpr int kMinThreads = 3;
 
 // G status. Transitions go through CasGStatus only.
 enum class GStatus : uint32_t {
@@ -206,7 +209,14 @@ struct Sched {
   std::atomic<uint64_t> goidgen{0};
   std::atomic<int> ngoroutines{0};
   std::atomic<bool> running{false};
+  // Set (seq_cst) when the main fiber returned; cleared by the next Run.
   std::atomic<bool> shutdown{false};
+  // Plain threads inside Go right now (between their shutdown check and
+  // queueing the G): Shutdown waits until none is left before unwinding.
+  std::atomic<int> foreign_entering{0};
+  // An eventfd that becomes readable when shutdown begins, so that system
+  // calls that would wait indefinitely (a child's waiter) can stop waiting.
+  int shutdown_fd = -1;
   bool main_goexited ABSL_GUARDED_BY(lock) = false;
   // Plain threads that have used the runtime during this Run and are still
   // alive: they may still ready a fiber, so parked fibers are no deadlock.
@@ -262,6 +272,15 @@ void WakeP();          // any thread: start a spinning M if a P is idle and nobo
 void Park(bool (*unlock)(void*), void* arg);  // the running G only; may park
 void ParkG(G* g, bool (*unlock)(void*), void* arg);  // g: the running G
 void Mcall(G* g, SwitchRequest* req);          // the running G only
+// Mcall that never throws the shutdown unwind on return (ExitSyscall, which
+// runs in destructors): the fiber is unwound at its next park point instead.
+void McallNoUnwind(G* g, SwitchRequest* req);
+// A fiber being unwound at shutdown tried to block (it runs on the Run
+// thread, and nothing will ever ready it): outside a destructor, throws
+// ForcedUnwind so that the unwinding goes on from there; inside one (an
+// exception is in flight), a fatal error naming the fiber. Never a hang.
+[[noreturn]] void BlockedWhileUnwinding(G* g);
+void SetErrno(int e);  // on the calling thread, whatever thread that is now
 void Yield(G* g);                              // the running G only (Gosched)
 void HandoffP(P* p);   // any M without P: give p to someone or make it idle
 void StartM(P* p, bool spinning);

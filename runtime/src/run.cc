@@ -8,9 +8,16 @@
 //      callable. Repeated until none is left (destructors may ready others).
 //   5. Stacks, Gs, Ps and Ms are freed and the counters reset, so that Run can
 //      be called again.
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "fatal.h"
 #include "gort/runtime.h"
 #include "proc.h"
@@ -57,8 +64,16 @@ void StartMainFiber(std::function<void()>* fn) {
 void Shutdown() {
   {
     LockGuard l(sched.lock);
-    sched.shutdown.store(true, std::memory_order_release);
+    sched.shutdown.store(true, std::memory_order_seq_cst);
   }
+  // Waits that only shutdown can end (a waiter for a child that still runs)
+  // poll this descriptor: they stop waiting now, so Run never waits for a
+  // child nobody waits for.
+  uint64_t one = 1;
+  if (write(sched.shutdown_fd, &one, sizeof(one)) != sizeof(one)) Throw("shutdown: eventfd write");
+  // A plain thread inside Go either saw the flag and refused, or is about to
+  // queue its G: let it finish, so the unwinding below sees the G.
+  while (sched.foreign_entering.load(std::memory_order_seq_cst) != 0) sched_yield();
   ShutdownWakeAllMs();
   JoinAllMs();
   TemplateThreadStop();
@@ -125,12 +140,57 @@ void Shutdown() {
   }
   if (sched.ngoroutines.load() != 0) Throw("shutdown: fibers left after unwinding");
   SignalsUninstall();
+  close(sched.shutdown_fd);
+  sched.shutdown_fd = -1;
+}
+
+// Every option, checked before anything starts, so a bad one leaves nothing
+// behind. Message: the option, its value and what is accepted.
+absl::Status CheckOptions(const Options& o) {
+  if (o.procs < 0 || o.procs > kMaxProcs) {
+    return absl::InvalidArgumentError(absl::StrCat("gort: runtime::Run: Options::procs is ", o.procs,
+                                                   "; want 0 (the default) or 1..", kMaxProcs));
+  }
+  if (o.stack_size > kMaxStackSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gort: runtime::Run: Options::stack_size is ", o.stack_size,
+                     " bytes; want 0 (the default, ", kDefaultStackSize, ") or at most ", kMaxStackSize));
+  }
+  if (o.max_threads < 0 || (o.max_threads > 0 && o.max_threads < kMinThreads)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gort: runtime::Run: Options::max_threads is ", o.max_threads,
+                     "; want 0 (the default, 10000) or at least ", kMinThreads,
+                     " (sysmon, the template thread and one M)"));
+  }
+  return absl::OkStatus();
+}
+
+// Undoes whatever start-up did before it failed, so that the next Run starts
+// from scratch. Called with no M running (none was started, or the failure
+// came before any).
+void RollBackStart() {
+  SysmonStop();
+  TemplateThreadStop();
+  JoinAllMs();
+  SignalsUninstall();
+  LockGuard l(sched.lock);
+  for (int i = 0; i < kMaxProcs; i++) {
+    delete sched.allp[i].load(std::memory_order_relaxed);
+    sched.allp[i].store(nullptr, std::memory_order_relaxed);
+  }
+  sched.nallp.store(0, std::memory_order_relaxed);
+  sched.gomaxprocs.store(0, std::memory_order_relaxed);
+  sched.pidle = nullptr;
+  sched.npidle.store(0);
+  if (sched.shutdown_fd >= 0) close(sched.shutdown_fd);
+  sched.shutdown_fd = -1;
 }
 
 }  // namespace
 
 int Run(std::function<void()> main_fiber, Options options) {
   if (GetM() != nullptr) throw Panic("gort: runtime::Run called from a fiber (Run is not re-entrant)");
+  if (absl::Status st = CheckOptions(options); !st.ok()) throw Panic(std::string(st.message()));
   bool expected = false;
   if (!sched.running.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
     throw Panic("gort: runtime::Run called while the runtime is already running");
@@ -140,26 +200,37 @@ int Run(std::function<void()> main_fiber, Options options) {
   sched.stack_size = options.stack_size == 0 ? kDefaultStackSize
                                              : std::max(options.stack_size, kMinStackSize);
   sched.max_threads = options.max_threads > 0 ? options.max_threads : 10000;
-  sched.shutdown.store(false, std::memory_order_relaxed);
+  sched.shutdown.store(false, std::memory_order_seq_cst);
   sched.main_finished.store(false, std::memory_order_relaxed);
   sched.main_done.Clear();
   sched.goidgen.store(0, std::memory_order_relaxed);
-  {
-    LockGuard l(sched.lock);
-    sched.generation++;
-    sched.mnext = 0;
-    for (int i = 0; i < procs; i++) {
-      P* p = new P;
-      p->id = i;
-      sched.allp[i].store(p, std::memory_order_release);
-      PidlePut(p);
+  try {
+    sched.shutdown_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (sched.shutdown_fd < 0) {
+      throw Panic(absl::StrCat("gort: runtime::Run: eventfd: ", strerror(errno)));
     }
-    sched.nallp.store(procs, std::memory_order_release);
-    sched.gomaxprocs.store(procs, std::memory_order_release);
+    {
+      LockGuard l(sched.lock);
+      sched.generation++;
+      sched.mnext = 0;
+      for (int i = 0; i < procs; i++) {
+        P* p = new P;
+        p->id = i;
+        sched.allp[i].store(p, std::memory_order_release);
+        PidlePut(p);
+      }
+      sched.nallp.store(procs, std::memory_order_release);
+      sched.gomaxprocs.store(procs, std::memory_order_release);
+    }
+    SignalsInstall();
+    TemplateThreadStart();
+    SysmonStart();
+  } catch (...) {
+    RollBackStart();
+    SetRunThread(false);
+    sched.running.store(false, std::memory_order_release);
+    throw;
   }
-  SignalsInstall();
-  TemplateThreadStart();
-  SysmonStart();
   StartMainFiber(&main_fiber);
   sched.main_done.Sleep();
   Shutdown();

@@ -28,6 +28,7 @@ struct Stack {
 
 constexpr std::size_t kDefaultStackSize = 256 * 1024;
 constexpr std::size_t kMinStackSize = 64 * 1024;
+constexpr std::size_t kMaxStackSize = std::size_t{1} << 30;  // Go's maximum stack, 1 GB
 constexpr uint64_t kStackCanary = 0x676f72745f73746bULL;  // "gort_stk"
 
 // Any thread. Aborts with a clear message when the kernel refuses memory.

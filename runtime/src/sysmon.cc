@@ -3,7 +3,11 @@
 // (doubling, up to 10 ms) while idle, as Go's sysmon does. Go: sysmon, retake.
 #include <pthread.h>
 
+#include <cstring>
+#include <string>
+
 #include "fatal.h"
+#include "gort/panic.h"
 #include "proc.h"
 
 namespace gort::runtime::internal {
@@ -108,7 +112,11 @@ void SysmonStart() {
   sysmon.stop.store(false, std::memory_order_relaxed);
   sysmon.wake.Clear();
   CountThread();
-  if (pthread_create(&sysmon.thread, nullptr, &SysmonMain, nullptr) != 0) Throw("newosproc (sysmon)");
+  if (int err = pthread_create(&sysmon.thread, nullptr, &SysmonMain, nullptr); err != 0) {
+    sched.nthreads.fetch_sub(1, std::memory_order_relaxed);
+    throw Panic(std::string("gort: runtime::Run: cannot create the sysmon thread: ") +
+                strerror(err));
+  }
   sysmon.started = true;
 }
 

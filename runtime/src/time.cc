@@ -38,6 +38,9 @@ void RequireRunning() {
 // fiber is saved, so that it cannot fire on a fiber still running).
 void Sleep(absl::Duration d) {
   M* m = GetM();
+  if (m != nullptr && m->is_m0 && d > absl::ZeroDuration()) {
+    runtime::internal::BlockedWhileUnwinding(m->curg);  // shutdown is unwinding this fiber
+  }
   G* g = (m != nullptr && !m->is_m0) ? m->curg : nullptr;
   if (g == nullptr) {
     absl::SleepFor(d);

@@ -20,6 +20,11 @@ bool ReleaseAfterPark(void* r) {
 
 namespace {
 void BlockOn(M* m, G* g, Waiter* w, void (*unlock)(void*), void* arg) {
+  if (m != nullptr && m->is_m0) {
+    // The Run thread is unwinding a fiber at shutdown: nothing will ready it.
+    unlock(arg);
+    BlockedWhileUnwinding(m->curg);
+  }
   if (g != nullptr) {
     if (g->status.load(std::memory_order_relaxed) == GStatus::kSyscall) {
       Throw("blocking on a runtime object inside EnterSyscall/ExitSyscall");

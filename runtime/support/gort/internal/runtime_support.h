@@ -1,0 +1,23 @@
+// What gort's own syscall and os layers need from the runtime beyond its
+// public headers. Installed nowhere: user code has no business here.
+#ifndef GORT_INTERNAL_RUNTIME_SUPPORT_H_
+#define GORT_INTERNAL_RUNTIME_SUPPORT_H_
+
+namespace gort::runtime::internal {
+
+// The thread budget: threads the runtime has now (Ms, sysmon, the template
+// thread) and Options::max_threads.
+int ThreadsInUse();
+int ThreadLimit();
+
+// An eventfd that becomes readable once shutdown has begun (the main fiber
+// returned) and stays readable until Run returns; -1 outside Run. A system
+// call that may wait indefinitely polls it beside its own descriptor, so
+// that Run never waits for something nobody waits for (a running child).
+int ShutdownEventFd();
+// Whether shutdown has begun.
+bool ShuttingDown();
+
+}  // namespace gort::runtime::internal
+
+#endif  // GORT_INTERNAL_RUNTIME_SUPPORT_H_
