@@ -10,10 +10,12 @@ namespace gort::os::legacy {
 
 absl::StatusOr<Process> StartProcess(const std::string& name, const std::vector<std::string>& argv,
                                      const ProcAttr& attr) {
-  absl::StatusOr<pid_t> pid = syscall::ForkExec(name, argv, internal::ToSysAttr(attr));
+  int pidfd = -1;
+  absl::StatusOr<pid_t> pid = syscall::ForkExecPidfd(name, argv, internal::ToSysAttr(attr), &pidfd);
   if (!pid.ok()) return pid.status();
   auto s = std::make_shared<Process::State>();
   s->pid = *pid;
+  s->pidfd = pidfd;  // Signal goes through it: the pid may be reaped by another fiber's Wait
   s->legacy = true;
   return Process(std::move(s));
 }

@@ -23,7 +23,7 @@ absl::StatusOr<ProcessState> Process::Wait() {
     return absl::InvalidArgumentError("os: process already released");
   }
   syscall::Waitmsg w;
-  absl::Status st = syscall::WaitProcess(s_->pid, &w);
+  absl::Status st = s_->child.Wait(&w);
   if (!st.ok()) return st;  // "wait: process not found", "wait: ..."
   int expected = kRunning;
   s_->status.compare_exchange_strong(expected, kDone, std::memory_order_acq_rel);
@@ -34,7 +34,11 @@ absl::Status Process::Signal(int sig) {
   int st = s_->status.load(std::memory_order_acquire);
   if (st == kDone) return absl::FailedPreconditionError("os: process already finished");
   if (st == kReleased) return absl::InvalidArgumentError("os: process already released");
-  absl::Status s = syscall::Kill(s_->pid, sig);
+  // Through the child's pidfd: once it has exited (reaped or not) this is
+  // ESRCH, never a signal to a process that reuses its pid.
+  absl::Status s = s_->legacy ? (s_->pidfd >= 0 ? syscall::SignalPidfd(s_->pidfd, sig)
+                                                : syscall::Kill(s_->pid, sig))
+                              : s_->child.Signal(sig);
   if (s.code() == absl::StatusCode::kNotFound) {  // ESRCH
     return absl::FailedPreconditionError("os: process already finished");
   }
@@ -51,8 +55,8 @@ absl::Status Process::Release() {
   if (!s_->legacy) {
     // Nobody will wait for it now: collect its status in the background so
     // that neither a zombie nor a wait-map entry stays behind.
-    pid_t pid = s_->pid;
-    runtime::Go([pid] { (void)syscall::WaitProcess(pid, nullptr); });
+    syscall::Child child = s_->child;
+    runtime::Go([child]() mutable { (void)child.Wait(nullptr); });
   }
   return absl::OkStatus();
 }
@@ -78,10 +82,11 @@ syscall::ProcAttr ToSysAttr(const ProcAttr& attr) { return ToSys(attr); }
 
 absl::StatusOr<Process> StartProcess(const std::string& name, const std::vector<std::string>& argv,
                                      const ProcAttr& attr) {
-  absl::StatusOr<pid_t> pid = syscall::StartProcess(name, argv, ToSys(attr));
-  if (!pid.ok()) return pid.status();
+  absl::StatusOr<syscall::Child> child = syscall::StartChild(name, argv, ToSys(attr));
+  if (!child.ok()) return child.status();
   auto s = std::make_shared<Process::State>();
-  s->pid = *pid;
+  s->pid = child->Pid();
+  s->child = *std::move(child);
   return Process(std::move(s));
 }
 

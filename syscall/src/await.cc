@@ -1,18 +1,25 @@
 // Await with Plan 9's thread affinity on Linux, and the Waitmsg helpers.
 // Go: syscall.Await (Plan 9), syscall.WaitStatus and os.ProcessState.String
 // (Linux).
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "forkexec.h"
+#include "gort/internal/runtime_support.h"
 #include "gort/runtime.h"
 #include "gort/syscall.h"
 
@@ -137,10 +144,171 @@ absl::Status Await(Waitmsg* w) {
   return absl::OkStatus();
 }
 
-absl::Status Kill(pid_t pid, int sig) {
-  if (kill(pid, sig) == 0) return absl::OkStatus();
-  int err = errno;
-  return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("kill: ", internal::ErrnoText(err)));
+namespace internal {
+namespace {
+
+void FillWaitmsg(Waitmsg* w, pid_t pid, int status, const struct rusage& ru) {
+  w->pid = pid;
+  w->status = status;
+  w->user = absl::DurationFromTimeval(ru.ru_utime);
+  w->sys = absl::DurationFromTimeval(ru.ru_stime);
+  w->msg = DescribeStatus(status, true);
 }
+
+// Why a child we forked and never reaped is not there to be reaped: the
+// host's choices, said plainly.
+absl::Status ChildTaken(pid_t pid) {
+  struct sigaction sa;
+  if (sigaction(SIGCHLD, nullptr, &sa) == 0 &&
+      (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT) != 0)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "wait: the exit status of process ", pid,
+        " was discarded by the kernel: SIGCHLD is set to SIG_IGN or SA_NOCLDWAIT in this "
+        "process: no child processes"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "wait: process ", pid,
+      " was reaped by other code in this process (a waitpid(-1) or a SIGCHLD handler that "
+      "reaps): no child processes"));
+}
+
+}  // namespace
+
+// Go's fix waits in Await (any child of the thread); gort's waiter waits
+// for its own pid only, so a child that other code forked on the same
+// thread (a VM's popen) is never taken. The wait is a poll on the child's
+// pidfd and on the runtime's shutdown descriptor, then a non-blocking wait4
+// on this thread (__WNOTHREAD keeps Plan 9's rule: only the forking thread
+// reaps).
+absl::Status AwaitChild(pid_t pid, int pidfd, Waitmsg* w, bool* stopped) {
+  *stopped = false;
+  for (;;) {
+    struct pollfd fds[2] = {{pidfd, POLLIN, 0}, {runtime::internal::ShutdownEventFd(), POLLIN, 0}};
+    int n;
+    int err = 0;
+    {
+      runtime::BlockingSyscall bs;
+      do {
+        n = poll(fds, fds[1].fd >= 0 ? 2 : 1, -1);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) err = errno;
+    }
+    if (n < 0) {
+      return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("wait: poll: ", ErrnoText(err)));
+    }
+    if (fds[0].revents != 0) {
+      int status = 0;
+      struct rusage ru;
+      pid_t r;
+      do {
+        r = wait4(pid, &status, WNOHANG | __WALL | __WNOTHREAD, &ru);
+      } while (r < 0 && errno == EINTR);
+      if (r == pid) {
+        FillWaitmsg(w, pid, status, ru);
+        return absl::OkStatus();
+      }
+      if (r < 0) {
+        if (errno == ECHILD) return ChildTaken(pid);
+        err = errno;
+        return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("wait: ", ErrnoText(err)));
+      }
+      // Readable but not yet reapable: poll again.
+    }
+    if (fds[0].revents == 0 && n > 0 && fds[1].revents != 0) {
+      *stopped = true;
+      return absl::OkStatus();
+    }
+  }
+}
+
+namespace {
+
+// The orphan reaper. Go has none: a Go program that returns from main takes
+// its children's waiters with it. An embedded runtime's Run returns while
+// the process goes on, so someone must still reap what it left running.
+struct Orphans {
+  std::mutex mu;
+  std::vector<std::pair<pid_t, int>> pending;  // pid, pidfd (owned)
+  bool running = false;  // a reaper thread exists
+  int wake = -1;         // eventfd: a new orphan arrived
+};
+Orphans& orphans() {
+  static auto* o = new Orphans;
+  return *o;
+}
+
+void ReaperMain() {
+  Orphans& o = orphans();
+  std::vector<struct pollfd> fds;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> l(o.mu);
+      if (o.pending.empty()) {
+        o.running = false;  // the next Orphan starts a new thread
+        return;
+      }
+      fds.clear();
+      fds.push_back({o.wake, POLLIN, 0});
+      for (auto& [pid, fd] : o.pending) fds.push_back({fd, POLLIN, 0});
+    }
+    if (poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) continue;
+    uint64_t v;
+    if (fds[0].revents != 0) (void)!read(o.wake, &v, sizeof(v));
+    std::lock_guard<std::mutex> l(o.mu);
+    for (std::size_t i = 1; i < fds.size(); i++) {
+      if (fds[i].revents == 0) continue;
+      for (auto it = o.pending.begin(); it != o.pending.end(); ++it) {
+        if (it->second != fds[i].fd) continue;
+        // Not __WNOTHREAD: the thread that forked it has ended (or will);
+        // any thread of the process may reap it now.
+        siginfo_t info;
+        int r;
+        do {
+          r = waitid(P_PID, static_cast<id_t>(it->first), &info, WEXITED | WNOHANG | __WALL);
+        } while (r < 0 && errno == EINTR);
+        bool gone = (r == 0 && info.si_pid == it->first) || (r < 0 && errno == ECHILD);
+        if (gone) {
+          close(it->second);
+          o.pending.erase(it);
+        }
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void Orphan(pid_t pid, int pidfd) {
+  if (pidfd < 0) {
+    // No descriptor to poll (the process is out of them): a thread of its
+    // own blocks in waitid for this one child.
+    std::thread([pid] {
+      siginfo_t info;
+      while (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | __WALL) < 0 && errno == EINTR) {
+      }
+    }).detach();
+    return;
+  }
+  Orphans& o = orphans();
+  std::lock_guard<std::mutex> l(o.mu);
+  if (o.wake < 0) o.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  o.pending.emplace_back(pid, pidfd);
+  if (o.running) {
+    uint64_t one = 1;
+    (void)!write(o.wake, &one, sizeof(one));
+    return;
+  }
+  o.running = true;
+  std::thread(&ReaperMain).detach();
+}
+
+int OrphansPending() {
+  std::lock_guard<std::mutex> l(orphans().mu);
+  return static_cast<int>(orphans().pending.size());
+}
+
+}  // namespace internal
+
 
 }  // namespace gort::syscall

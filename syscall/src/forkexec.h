@@ -4,9 +4,13 @@
 
 #include <sys/types.h>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gort/syscall.h"
 
 #include <string>
+#include <vector>
 
 namespace gort::syscall::internal {
 
@@ -17,6 +21,24 @@ std::string ErrnoText(int err);
 // Fork times, so that a Waitmsg can report the real time from fork to reaping.
 void RecordStart(pid_t pid);
 absl::Duration TakeElapsed(pid_t pid);  // zero if unknown; forgets the pid
+
+// ForkExec without the fork-time record (the caller keeps its own), with a
+// pidfd in *pidfd when pidfd is not null.
+absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<std::string>& argv,
+                                    const gort::syscall::ProcAttr& attr, int* pidfd);
+
+// Waits for the one child `pid` of the calling OS thread (pidfd names it),
+// parking the fiber's P meanwhile. Returns with *stopped set, and no status,
+// if the runtime began shutting down first (the child still runs).
+absl::Status AwaitChild(pid_t pid, int pidfd, gort::syscall::Waitmsg* w, bool* stopped);
+
+// Hands a child that nobody will wait for any more (its waiter stopped at
+// shutdown) to the orphan reaper: a plain thread, outside the runtime, that
+// reaps it when it exits so that no zombie is left, and discards its status.
+// Takes ownership of pidfd. The reaper thread exists only while it has
+// children to reap.
+void Orphan(pid_t pid, int pidfd);
+int OrphansPending();  // children handed to the reaper and not reaped yet
 
 }  // namespace gort::syscall::internal
 

@@ -67,10 +67,21 @@ struct ChildPlan {
   const sigset_t* mask;  // the parent's mask, restored before exec
 };
 
+// What the child was doing when it failed: the parent names it in the error.
+enum ChildStep : int {
+  kStepExec = 0,
+  kStepSetsid,
+  kStepSetpgid,
+  kStepPdeathsig,
+  kStepChdir,
+  kStepFds,
+};
+
+// The child's report through the status pipe: two ints, the step and errno.
 [[noreturn]] __attribute__((no_sanitize("address", "thread", "undefined"), noinline)) void
-ChildFail(int pipe_w, long err) {
-  int e = static_cast<int>(-err);
-  Raw(SYS_write, pipe_w, reinterpret_cast<long>(&e), sizeof(e));
+ChildFail(int pipe_w, ChildStep step, long err) {
+  int report[2] = {step, static_cast<int>(-err)};
+  Raw(SYS_write, pipe_w, reinterpret_cast<long>(report), sizeof(report));
   for (;;) Raw(SYS_exit_group, 253);
 }
 
@@ -91,20 +102,24 @@ __attribute__((no_sanitize("address", "thread", "undefined"), noinline)) int Chi
       Raw(SYS_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, 8);
     }
   }
-  if (p->setsid && (r = Raw(SYS_setsid)) < 0) ChildFail(p->pipe_w, r);
-  if (p->setpgid && (r = Raw(SYS_setpgid, 0, p->pgid)) < 0) ChildFail(p->pipe_w, r);
+  if (p->setsid && (r = Raw(SYS_setsid)) < 0) ChildFail(p->pipe_w, kStepSetsid, r);
+  if (p->setpgid && (r = Raw(SYS_setpgid, 0, p->pgid)) < 0) ChildFail(p->pipe_w, kStepSetpgid, r);
   if (p->pdeathsig != 0) {
-    if ((r = Raw(SYS_prctl, PR_SET_PDEATHSIG, p->pdeathsig)) < 0) ChildFail(p->pipe_w, r);
+    if ((r = Raw(SYS_prctl, PR_SET_PDEATHSIG, p->pdeathsig)) < 0) {
+      ChildFail(p->pipe_w, kStepPdeathsig, r);
+    }
   }
   if (p->dir != nullptr && (r = Raw(SYS_chdir, reinterpret_cast<long>(p->dir))) < 0) {
-    ChildFail(p->pipe_w, r);
+    ChildFail(p->pipe_w, kStepChdir, r);
   }
   // The fd shuffle, Go's two passes. Pass 1: every source fd that a later
-  // dup2 would clobber (fd < nfds), and the status pipe, moves above nfds.
+  // dup2 would clobber (fd < nfds), and the status pipe, moves above nfds
+  // (and above 2: descriptors 0-2 the plan does not name are closed below,
+  // and the report must survive that; the parent keeps its own pipe >= 3).
   int pipe_w = p->pipe_w;
-  int next = p->nfds;
+  int next = p->nfds > 3 ? p->nfds : 3;
   if (pipe_w < next) {
-    if ((r = Raw(SYS_fcntl, pipe_w, F_DUPFD_CLOEXEC, next)) < 0) ChildFail(pipe_w, r);
+    if ((r = Raw(SYS_fcntl, pipe_w, F_DUPFD_CLOEXEC, next)) < 0) ChildFail(pipe_w, kStepFds, r);
     pipe_w = static_cast<int>(r);
     next = pipe_w + 1;
   }
@@ -112,7 +127,7 @@ __attribute__((no_sanitize("address", "thread", "undefined"), noinline)) int Chi
   for (int i = 0; i < p->nfds; i++) {
     fd[i] = p->fds[i];
     if (fd[i] >= 0 && fd[i] < i) {
-      if ((r = Raw(SYS_fcntl, fd[i], F_DUPFD_CLOEXEC, next)) < 0) ChildFail(pipe_w, r);
+      if ((r = Raw(SYS_fcntl, fd[i], F_DUPFD_CLOEXEC, next)) < 0) ChildFail(pipe_w, kStepFds, r);
       fd[i] = static_cast<int>(r);
       next = fd[i] + 1;
     }
@@ -122,26 +137,29 @@ __attribute__((no_sanitize("address", "thread", "undefined"), noinline)) int Chi
     if (fd[i] == -1) {
       Raw(SYS_close, i);
     } else if (fd[i] == i) {
-      if ((r = Raw(SYS_fcntl, i, F_SETFD, 0)) < 0) ChildFail(pipe_w, r);
+      if ((r = Raw(SYS_fcntl, i, F_SETFD, 0)) < 0) ChildFail(pipe_w, kStepFds, r);
     } else if ((r = Raw(SYS_dup3, fd[i], i, 0)) < 0) {
-      ChildFail(pipe_w, r);
+      ChildFail(pipe_w, kStepFds, r);
     }
   }
   for (int i = p->nfds; i < 3; i++) Raw(SYS_close, i);
   Raw(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(p->mask), 0, 8);
   r = Raw(SYS_execve, reinterpret_cast<long>(p->path), reinterpret_cast<long>(p->argv),
           reinterpret_cast<long>(p->envp));
-  ChildFail(pipe_w, r);
+  ChildFail(pipe_w, kStepExec, r);
 }
 
 // clone(2) with a child function, like glibc's clone() but invisible to the
 // sanitizers' interceptors (TSan's treats any clone as a multi-threaded fork
 // and is not fiber-aware; the child here runs only uninstrumented raw system
 // calls, so there is nothing for a sanitizer to see). x86-64 System V:
-//   long GortRawClone(unsigned long flags, void* stack_top, int (*fn)(void*), void* arg)
+//   long GortRawClone(unsigned long flags, void* stack_top, int (*fn)(void*), void* arg,
+//                     int* pidfd)
 // Returns the child's pid, or -errno, in the parent; the child runs fn(arg)
-// on stack_top and exits with its result.
-extern "C" long GortRawClone(unsigned long flags, void* stack_top, int (*fn)(void*), void* arg);
+// on stack_top and exits with its result. pidfd is clone's parent_tid
+// argument, where CLONE_PIDFD stores the child's pidfd.
+extern "C" long GortRawClone(unsigned long flags, void* stack_top, int (*fn)(void*), void* arg,
+                             int* pidfd);
 asm(R"(
   .text
   .globl GortRawClone
@@ -151,8 +169,8 @@ GortRawClone:
   subq $16, %rsi
   movq %rcx, 8(%rsi)
   movq %rdx, 0(%rsi)
+  movq %r8, %rdx
   movl $56, %eax
-  xorl %edx, %edx
   xorl %r10d, %r10d
   xorl %r8d, %r8d
   syscall
@@ -180,18 +198,57 @@ absl::Status ForkError(const std::string& argv0, int err) {
                       absl::StrCat("fork/exec ", argv0, ": ", internal::ErrnoText(err)));
 }
 
+// The child's report, in Go's words where Go has them: an exec or
+// descriptor failure is "fork/exec PATH: ERR", a chdir failure "chdir DIR:
+// ERR" (Go's os checks the directory first and reports it so); setsid,
+// setpgid and the death signal, which Go reports as a bare errno, are named
+// after the path.
+absl::Status ChildError(const std::string& argv0, const ProcAttr& attr, int step, int err) {
+  absl::StatusCode code = absl::ErrnoToStatusCode(err);
+  std::string text = internal::ErrnoText(err);
+  switch (step) {
+    case kStepChdir:
+      return absl::Status(code, absl::StrCat("chdir ", attr.dir, ": ", text));
+    case kStepSetsid:
+      return absl::Status(code, absl::StrCat("fork/exec ", argv0, ": setsid: ", text));
+    case kStepSetpgid:
+      return absl::Status(code, absl::StrCat("fork/exec ", argv0, ": setpgid(0, ", attr.sys.pgid,
+                                             "): ", text));
+    case kStepPdeathsig:
+      return absl::Status(code, absl::StrCat("fork/exec ", argv0, ": prctl(PR_SET_PDEATHSIG, ",
+                                             attr.sys.pdeathsig, "): ", text));
+    default:
+      return ForkError(argv0, err);
+  }
+}
+
 // Waits for a specific child (an exec that failed). EINTR retried.
 void ReapFailed(pid_t pid) {
   int st;
-  while (wait4(pid, &st, __WALL, nullptr) < 0 && errno == EINTR) {
+  while (wait4(pid, &st, __WALL | __WNOTHREAD, nullptr) < 0 && errno == EINTR) {
   }
+}
+
+// fd, moved to a number >= 3 if it is below (the parent runs with some of
+// 0-2 closed): the child's plan names 0-2 by number, so the runtime's own
+// descriptors must never sit there. -1 on failure (errno set).
+int AboveStdio(int fd) {
+  if (fd >= 3) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return moved;
 }
 
 }  // namespace
 
-absl::StatusOr<pid_t> ForkExec(const std::string& argv0, const std::vector<std::string>& argv,
-                               const ProcAttr& attr) {
+namespace internal {
+
+absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<std::string>& argv,
+                                    const ProcAttr& attr, int* pidfd) {
   // Everything the child needs, before the clone. Go: forkExec.
+  if (argv0.empty()) return ForkError(argv0, ENOENT);
   if (HasNul(argv0)) return ForkError(argv0, EINVAL);
   std::vector<const char*> cargv;
   cargv.reserve(argv.size() + 1);
@@ -207,12 +264,28 @@ absl::StatusOr<pid_t> ForkExec(const std::string& argv0, const std::vector<std::
     cenv.push_back(e.c_str());
   }
   cenv.push_back(nullptr);
-  if (HasNul(attr.dir)) return ForkError(argv0, EINVAL);
-  std::vector<int> fds = attr.files.empty() ? std::vector<int>{0, 1, 2} : attr.files;
+  if (HasNul(attr.dir)) return absl::InvalidArgumentError(absl::StrCat("chdir ", attr.dir, ": invalid argument"));
+  std::vector<int> fds;
+  if (attr.files.empty()) {
+    // The default plan inherits 0-2 as they are: one the parent has closed
+    // stays closed in the child.
+    for (int i = 0; i < 3; i++) fds.push_back(fcntl(i, F_GETFD) >= 0 ? i : -1);
+  } else {
+    fds = attr.files;
+  }
   std::vector<int> scratch(fds.size());
 
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return ForkError(argv0, errno);
+  for (int& fd : pipefd) {
+    if ((fd = AboveStdio(fd)) < 0) {
+      int e = errno;
+      for (int f : pipefd) {
+        if (f >= 0) close(f);
+      }
+      return ForkError(argv0, e);
+    }
+  }
 
   sigset_t all, old;
   sigfillset(&all);
@@ -237,25 +310,27 @@ absl::StatusOr<pid_t> ForkExec(const std::string& argv0, const std::vector<std::
 
   pid_t pid;
   int clone_errno = 0;
-  int err = 0;
-  ssize_t n;
+  int report[2] = {0, 0};
+  int child_pidfd = -1;
+  ssize_t n = 0;
   {
     // clone suspends this thread until the child execs, and the read below
     // waits for the exec's verdict: let the P serve other fibers meanwhile.
     // The fiber stays on this OS thread throughout.
     runtime::EnterSyscall();
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    long r = GortRawClone(CLONE_VM | CLONE_VFORK | SIGCHLD, child_stack + kChildStack, &ChildMain, &plan);
+    unsigned long flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (pidfd != nullptr ? CLONE_PIDFD : 0);
+    long r = GortRawClone(flags, child_stack + kChildStack, &ChildMain, &plan, &child_pidfd);
     pid = r < 0 ? -1 : static_cast<pid_t>(r);
     if (r < 0) clone_errno = static_cast<int>(-r);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     close(pipefd[1]);
     if (pid > 0) {
       do {
-        n = read(pipefd[0], &err, sizeof(err));
+        n = read(pipefd[0], report, sizeof(report));
       } while (n < 0 && errno == EINTR);
       if (n != 0) {
-        if (n != sizeof(err)) err = EPIPE;
+        if (n != sizeof(report)) report[0] = kStepExec, report[1] = EPIPE;
         ReapFailed(pid);  // on this thread: the child is ours
       }
     }
@@ -263,9 +338,35 @@ absl::StatusOr<pid_t> ForkExec(const std::string& argv0, const std::vector<std::
   }
   close(pipefd[0]);
   if (pid < 0) return ForkError(argv0, clone_errno);
-  if (err != 0) return ForkError(argv0, err);
-  internal::RecordStart(pid);
+  if (n != 0) {
+    if (child_pidfd >= 0) close(child_pidfd);
+    return ChildError(argv0, attr, report[0], report[1]);
+  }
+  if (pidfd != nullptr) *pidfd = child_pidfd;
   return pid;
+}
+
+}  // namespace internal
+
+absl::StatusOr<pid_t> ForkExec(const std::string& argv0, const std::vector<std::string>& argv,
+                               const ProcAttr& attr) {
+  absl::StatusOr<pid_t> pid = internal::ForkExecChild(argv0, argv, attr, nullptr);
+  if (pid.ok()) internal::RecordStart(*pid);
+  return pid;
+}
+
+absl::StatusOr<pid_t> ForkExecPidfd(const std::string& argv0, const std::vector<std::string>& argv,
+                                    const ProcAttr& attr, int* pidfd) {
+  *pidfd = -1;
+  absl::StatusOr<pid_t> pid = internal::ForkExecChild(argv0, argv, attr, pidfd);
+  if (pid.ok()) internal::RecordStart(*pid);
+  return pid;
+}
+
+absl::Status SignalPidfd(int pidfd, int sig) {
+  if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0) return absl::OkStatus();
+  int err = errno;
+  return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("kill: ", internal::ErrnoText(err)));
 }
 
 }  // namespace gort::syscall

@@ -34,6 +34,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,52 @@ absl::Status Kill(pid_t pid, int sig);
 
 // Entries in the wait map now: started children not yet waited for.
 int PendingProcesses();
+
+// ForkExec that also returns a pidfd for the child in *pidfd (CLOEXEC, the
+// caller closes it): a descriptor that names this child and no other, even
+// after its pid has been reaped and reused. Signal through it with
+// SignalPidfd.
+absl::StatusOr<pid_t> ForkExecPidfd(const std::string& argv0, const std::vector<std::string>& argv,
+                                    const ProcAttr& attr, int* pidfd);
+// pidfd_send_signal: "kill: no such process" (kNotFound) once the child has
+// exited, never a signal to whatever process reuses its pid.
+absl::Status SignalPidfd(int pidfd, int sig);
+
+// A child started by StartChild, as its starter holds it: a handle (copies
+// share it) that names exactly one child. Unlike a pid it cannot be confused
+// with a later child that reuses the pid while this one's status still sits
+// unclaimed in the wait map, and Signal goes through the child's pidfd, so a
+// reaped child's recycled pid is never signalled.
+class Child {
+ public:
+  Child() = default;  // names no child: Wait and Signal fail
+  pid_t Pid() const;
+  // Receives the exit status once, as WaitProcess(Pid()) would; a second
+  // call (or a concurrent one that lost) is "wait: process not found".
+  absl::Status Wait(Waitmsg* w);
+  // "kill: no such process" (kNotFound) once the child has exited, whether
+  // or not it has been waited for.
+  absl::Status Signal(int sig) const;
+  explicit operator bool() const { return rep_ != nullptr; }
+
+  struct Rep;  // syscall/src/procs.cc
+
+ private:
+  friend absl::StatusOr<Child> StartChild(const std::string&, const std::vector<std::string>&,
+                                          const ProcAttr&);
+  friend absl::Status WaitProcess(pid_t pid, Waitmsg* w);
+  friend absl::Status Kill(pid_t pid, int sig);
+  explicit Child(std::shared_ptr<Rep> rep) : rep_(std::move(rep)) {}
+  std::shared_ptr<Rep> rep_;
+};
+
+// StartProcess, returning the child's handle. StartProcess(...) is
+// StartChild(...)->Pid(). The wait map is keyed by pid: when a pid is
+// reused by a later child while an earlier child with that pid was never
+// waited for, the map (and so WaitProcess and Kill by pid) names the later
+// child from then on; the earlier one's status stays with its Child handles.
+absl::StatusOr<Child> StartChild(const std::string& argv0, const std::vector<std::string>& argv,
+                                 const ProcAttr& attr);
 
 }  // namespace gort::syscall
 
