@@ -27,6 +27,12 @@ using testing::ProcsTest;
 using testing::YieldUntil;
 
 class ShutdownTest : public ProcsTest {};
+
+// Counts the fibers whose stack was unwound (or that ended) through it.
+struct CountOnExit {
+  std::atomic<int>* n;
+  ~CountOnExit() { n->fetch_add(1); }
+};
 GORT_INSTANTIATE_PROCS(ShutdownTest);
 
 // The fiber is inside a BlockingSyscall when main returns. Its ExitSyscall
@@ -39,10 +45,7 @@ TEST_P(ShutdownTest, FiberInsideABracketWhenMainReturns) {
   RunFibers([&] {
     for (int i = 0; i < 4; i++) {
       Go([&] {
-        struct Count {
-          std::atomic<int>* n;
-          ~Count() { n->fetch_add(1); }
-        } c{&unwound};
+        CountOnExit c{&unwound};
         entered.fetch_add(1);
         {
           runtime::BlockingSyscall bs;
@@ -154,38 +157,26 @@ TEST_P(ShutdownTest, GoFromAPlainThreadWhileRunReturns) {
 // used to treat it as a plain thread and sleep forever).
 TEST_P(ShutdownTest, WaitAfterTheBracketAtShutdownUnwinds) {
   std::atomic<int> entered{0}, unwound{0};
+  // Each fiber: count its unwinding, then spend a while inside a bracket,
+  // so that main returns while it is there.
+  auto in_bracket_then = [&](auto wait) {
+    return [&, wait] {
+      CountOnExit c{&unwound};
+      entered.fetch_add(1);
+      { runtime::BlockingSyscall bs; usleep(30 * 1000); }
+      wait();
+    };
+  };
+  sync::Mutex held;  // outlives the fibers that wait for it
   RunFibers([&] {
-    sync::Mutex held;
     held.Lock();  // never unlocked: the fibers below wait for it forever
-    Go([&] {
-      struct Count {
-        std::atomic<int>* n;
-        ~Count() { n->fetch_add(1); }
-      } c{&unwound};
-      entered.fetch_add(1);
-      { runtime::BlockingSyscall bs; usleep(30 * 1000); }
-      held.Lock();
-    });
-    Go([&] {
-      struct Count {
-        std::atomic<int>* n;
-        ~Count() { n->fetch_add(1); }
-      } c{&unwound};
-      entered.fetch_add(1);
-      { runtime::BlockingSyscall bs; usleep(30 * 1000); }
-      time::Sleep(absl::Hours(1));
-    });
-    Go([&] {
-      struct Count {
-        std::atomic<int>* n;
-        ~Count() { n->fetch_add(1); }
-      } c{&unwound};
-      entered.fetch_add(1);
-      { runtime::BlockingSyscall bs; usleep(30 * 1000); }
+    Go(in_bracket_then([&] { held.Lock(); }));
+    Go(in_bracket_then([] { time::Sleep(absl::Hours(1)); }));
+    Go(in_bracket_then([] {
       Chan<int> a(0), b(0);
       std::optional<int> v;
       Select(OnRecv(a, &v), OnRecv(b, &v));
-    });
+    }));
     YieldUntil([&] { return entered.load() == 3; });
   });
   EXPECT_EQ(unwound.load(), 3);
