@@ -13,6 +13,17 @@
 namespace gort {
 namespace {
 
+// Elements must move without throwing (the move happens under the channel's
+// lock); a Chan of any other type does not compile (see
+// compile_fail/chan_throwing_move.cc, built by its own test).
+struct ThrowingMove {
+  ThrowingMove(ThrowingMove&&) {}  // NOLINT: not noexcept on purpose
+};
+static_assert(!chan_internal::kElementOk<ThrowingMove>);
+static_assert(chan_internal::kElementOk<std::string>);
+static_assert(chan_internal::kElementOk<std::unique_ptr<int>>);
+static_assert(chan_internal::kElementOk<std::vector<std::string>>);
+
 using runtime::Go;
 using runtime::Gosched;
 using testing::ProcsTest;

@@ -85,8 +85,13 @@ struct ResumeInfo {
 // if set, runs after fn (the heap's reference to the timer's owner).
 struct TimerNode {
   int64_t when = 0;
-  void (*fn)(void* arg) = nullptr;
+  // Called by whichever M runs the timer, with `seq` as it was when the node
+  // was added: an owner that re-arms or stops the timer bumps its own count,
+  // and fn compares, so that a firing already under way when the owner
+  // changed its mind delivers nothing (Go 1.23: timer.seq).
+  void (*fn)(void* arg, uint64_t seq) = nullptr;
   void* arg = nullptr;
+  uint64_t seq = 0;
   void (*release)(void* arg) = nullptr;
   std::atomic<P*> p{nullptr};  // the heap holding it; written under that P's timers_lock
   int index = -1;

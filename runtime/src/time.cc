@@ -52,7 +52,7 @@ void Sleep(absl::Duration d) {
   }
   TimerNode t;
   t.when = Deadline(d);
-  t.fn = [](void* arg) { runtime::internal::Ready(static_cast<G*>(arg)); };
+  t.fn = [](void* arg, uint64_t) { runtime::internal::Ready(static_cast<G*>(arg)); };
   t.arg = g;
   try {
     runtime::internal::ParkG(
@@ -68,23 +68,45 @@ void Sleep(absl::Duration d) {
   }
 }
 
+// A Timer's state. Go 1.23's rules: Stop, Reset and the firing may run at
+// once from any fibers and threads; once Stop or Reset returns, no value from
+// an earlier arming is received. `mu` serializes them (Go: timer.sendLock),
+// and `seq` counts Stops and Resets: a firing carries the count of its arming
+// and sends nothing if the count has moved on since.
 struct Timer::Shared {
-  std::atomic<int> refs{1};
+  std::atomic<int> refs{1};  // the Timer (or After), plus one while in a heap
   Chan<absl::Time> c{1};
-  TimerNode node;
+  runtime::internal::Lock mu;
+  uint64_t seq ABSL_GUARDED_BY(mu) = 0;
+  TimerNode node ABSL_GUARDED_BY(mu);  // the heap owns it while armed
 
-  static void Fire(void* arg) { static_cast<Shared*>(arg)->c.TrySend(absl::Now()); }
+  static void Fire(void* arg, uint64_t seq) {
+    auto* s = static_cast<Shared*>(arg);
+    runtime::internal::LockGuard l(s->mu);
+    if (seq != s->seq) return;  // stopped or reset after this arming
+    s->c.TrySend(absl::Now());  // full: the previous value was never read
+  }
   static void Unref(void* arg) {
     auto* s = static_cast<Shared*>(arg);
     if (s->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete s;
   }
-  void Arm(absl::Duration d) {
+  void Arm(absl::Duration d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     node.when = Deadline(d);
     node.fn = &Fire;
     node.arg = this;
+    node.seq = seq;
     node.release = &Unref;
     refs.fetch_add(1, std::memory_order_relaxed);  // the heap's reference
     AddTimer(&node);
+  }
+  // Go 1.23's stop: true if the timer had not yet delivered to anyone, that
+  // is, it was still pending or its value sat unreceived (dropped here).
+  bool Stop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    bool pending = DelTimer(&node);
+    if (pending) refs.fetch_sub(1, std::memory_order_acq_rel);  // never the last: the owner holds one
+    seq++;
+    if (c.TryRecv().has_value()) pending = true;
+    return pending;
   }
 };
 
@@ -92,7 +114,10 @@ Chan<absl::Time> After(absl::Duration d) {
   RequireRunning();
   auto* s = new Timer::Shared;
   Chan<absl::Time> c = s->c;
-  s->Arm(d);
+  {
+    runtime::internal::LockGuard l(s->mu);
+    s->Arm(d);
+  }
   Timer::Shared::Unref(s);  // only the heap holds it now
   return c;
 }
@@ -101,26 +126,29 @@ Timer::Timer(absl::Duration d) {
   RequireRunning();
   shared_ = new Shared;
   c_ = shared_->c;
+  runtime::internal::LockGuard l(shared_->mu);
   shared_->Arm(d);
 }
 
 Timer::~Timer() {
-  if (DelTimer(&shared_->node)) Shared::Unref(shared_);
-  Shared::Unref(shared_);
+  {
+    runtime::internal::LockGuard l(shared_->mu);
+    shared_->Stop();
+  }
+  Shared::Unref(shared_);  // a firing under way holds its own reference
 }
 
 bool Timer::Stop() {
-  bool active = DelTimer(&shared_->node);
-  if (active) Shared::Unref(shared_);
-  c_.TryRecv();  // no stale value after Stop (Go >= 1.23)
-  return active;
+  runtime::internal::LockGuard l(shared_->mu);
+  return shared_->Stop();
 }
 
 bool Timer::Reset(absl::Duration d) {
   RequireRunning();
-  bool active = Stop();
+  runtime::internal::LockGuard l(shared_->mu);
+  bool pending = shared_->Stop();
   shared_->Arm(d);
-  return active;
+  return pending;
 }
 
 }  // namespace gort::time

@@ -79,6 +79,9 @@ void AddTimer(TimerNode* t) {
     p = sched.allp[next.fetch_add(1, std::memory_order_relaxed) % static_cast<uint32_t>(procs)].load(
         std::memory_order_acquire);
   }
+  // Read before publishing: once in the heap, the node may fire and be freed
+  // (a sleeper's is on its stack) before this function returns.
+  const int64_t when = t->when;
   {
     LockGuard l(p->timers_lock);
     t->index = static_cast<int>(p->timers.size());
@@ -88,7 +91,7 @@ void AddTimer(TimerNode* t) {
     UpdateTimer0(p);
   }
   sched.ntimers.fetch_add(1, std::memory_order_acq_rel);
-  WakeForTimer(t->when);
+  WakeForTimer(when);
 }
 
 bool DelTimer(TimerNode* t) {
@@ -109,27 +112,32 @@ bool DelTimer(TimerNode* t) {
 int RunTimers(P* p, int64_t now) {
   int64_t first = p->timer0_when.load(std::memory_order_acquire);
   if (first == 0 || first > now) return 0;
-  TimerNode* due[64];
+  // The node's fields are copied under the heap's lock, before the node is
+  // marked out of the heap: from then on its owner may re-arm it (rewriting
+  // them) or free it (a sleeper's node is on its stack), so the firing below
+  // never touches the node itself.
+  struct Due {
+    void (*fn)(void*, uint64_t);
+    void* arg;
+    uint64_t seq;
+    void (*release)(void*);
+  };
+  Due due[64];
   int n = 0;
   {
     LockGuard l(p->timers_lock);
     while (n < 64 && !p->timers.empty() && p->timers[0]->when <= now) {
       TimerNode* t = p->timers[0];
       RemoveAt(p->timers, 0);
+      due[n++] = Due{t->fn, t->arg, t->seq, t->release};
       t->index = -1;
       t->p.store(nullptr, std::memory_order_release);
-      due[n++] = t;
     }
     UpdateTimer0(p);
   }
   for (int i = 0; i < n; i++) {
-    TimerNode* t = due[i];
-    // Read everything before fn: fn may free the node (a sleeper's is on its
-    // stack and the sleeper may run as soon as it is readied).
-    void (*release)(void*) = t->release;
-    void* arg = t->arg;
-    t->fn(arg);
-    if (release != nullptr) release(arg);
+    due[i].fn(due[i].arg, due[i].seq);
+    if (due[i].release != nullptr) due[i].release(due[i].arg);
     sched.ntimers.fetch_sub(1, std::memory_order_acq_rel);
   }
   return n;
@@ -169,9 +177,11 @@ void ClearTimers() {
       UpdateTimer0(p);
     }
     for (TimerNode* t : left) {
-      t->p.store(nullptr, std::memory_order_release);
+      void (*release)(void*) = t->release;
+      void* arg = t->arg;
       t->index = -1;
-      if (t->release != nullptr) t->release(t->arg);
+      t->p.store(nullptr, std::memory_order_release);
+      if (release != nullptr) release(arg);
       sched.ntimers.fetch_sub(1, std::memory_order_acq_rel);
     }
   }

@@ -24,6 +24,9 @@
 // or OnDefault() if none is ready; without a default it blocks until one is.
 // It locks the channels involved in address order. A nil channel's case is
 // never ready; the same channel may appear in several cases.
+//
+// Element types must move and destroy without throwing (noexcept), checked at
+// compile time: values are moved while a channel's lock is held.
 #ifndef GORT_CHAN_H_
 #define GORT_CHAN_H_
 
@@ -47,8 +50,20 @@ struct ElemOps {
   void (*destroy)(void* p);
 };
 
+// The core moves elements while it holds the channel's lock (into and out of
+// the buffer, from a sender straight to a parked receiver): a move that threw
+// there would leave the lock held and the queues half-updated. So elements
+// must move and destroy without throwing, checked at compile time.
+template <class T>
+inline constexpr bool kElementOk =
+    std::is_move_constructible_v<T> && std::is_nothrow_move_constructible_v<T> &&
+    std::is_nothrow_destructible_v<T>;
+
 template <class T>
 const ElemOps* OpsFor() {
+  static_assert(kElementOk<T>,
+                "gort::Chan<T> needs a T whose move constructor and destructor are noexcept: "
+                "the channel moves values while holding its lock");
   static constexpr ElemOps ops{
       sizeof(T), alignof(T),
       [](void* dst, void* src) { ::new (dst) T(std::move(*static_cast<T*>(src))); },
@@ -89,7 +104,9 @@ Case OnSend(const Chan<T>& ch, std::type_identity_t<T> value);
 
 template <class T>
 class Chan {
-  static_assert(std::is_move_constructible_v<T>, "Chan<T> needs a move-constructible T");
+  static_assert(chan_internal::kElementOk<T>,
+                "gort::Chan<T> needs a T whose move constructor and destructor are noexcept: "
+                "the channel moves values while holding its lock");
 
  public:
   Chan() = default;  // the nil channel

@@ -9,8 +9,15 @@
 // Timer work from fibers and plain threads while runtime::Run is active
 // (otherwise they throw gort::Panic). A timer's channel has capacity 1; when
 // it fires it sends the current time, dropping the value if the previous one
-// was never received. As in Go >= 1.23, Stop and Reset also discard a value
-// already sent but not received, so no stale time is seen after them.
+// was never received.
+//
+// Go 1.23's timer rules hold: Stop and Reset may be called at once from any
+// fibers and threads (and race the firing safely), and once either returns,
+// no value from an earlier arming is ever received: one already sent but not
+// received is discarded, and a firing under way delivers nothing. Stop and
+// Reset report whether the timer had not yet delivered, that is, it was
+// pending or its value sat unreceived (so `if (!t.Stop()) ...` drains nothing
+// and is never needed).
 #ifndef GORT_TIME_H_
 #define GORT_TIME_H_
 
@@ -31,8 +38,8 @@ class Timer {
   Timer& operator=(const Timer&) = delete;
 
   const Chan<absl::Time>& C() const { return c_; }
-  bool Stop();                   // true if it was pending (it will not fire now)
-  bool Reset(absl::Duration d);  // re-arm for d from now; true if it was pending
+  bool Stop();                   // true if it had not delivered (see above); it will not now
+  bool Reset(absl::Duration d);  // re-arm for d from now; true as Stop would have returned
 
  private:
   friend Chan<absl::Time> After(absl::Duration d);
