@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -180,6 +181,43 @@ TEST_P(ShutdownTest, WaitAfterTheBracketAtShutdownUnwinds) {
     YieldUntil([&] { return entered.load() == 3; });
   });
   EXPECT_EQ(unwound.load(), 3);
+}
+
+// A value handed to a parked receiver that shutdown then unwinds before it
+// ran: the value lives in the receiver's storage and must be destroyed with
+// it (it leaked: a process waiter's status, seen by LeakSanitizer).
+TEST(ShutdownApi, ValueHandedToAReceiverThatNeverRanIsDestroyed) {
+  static std::atomic<int> live{0};
+  struct Tracked {
+    Tracked() { live.fetch_add(1); }
+    Tracked(Tracked&&) noexcept { live.fetch_add(1); }
+    ~Tracked() { live.fetch_sub(1); }
+  };
+  runtime::Run(
+      [] {
+        Chan<Tracked> plain(0), sel(0);
+        // The sender is inside a bracket when main returns; shutdown waits
+        // for it, and it sends once out, to receivers about to be unwound.
+        // (Started first: shutdown unwinds fibers in creation order.)
+        Go([plain, sel] {
+          {
+            runtime::BlockingSyscall bs;
+            usleep(50 * 1000);
+          }
+          plain.Send(Tracked{});
+          sel.Send(Tracked{});
+        });
+        Go([plain] { plain.Recv(); });
+        Go([sel] {
+          std::optional<Tracked> v;
+          Chan<int> never(0);
+          std::optional<int> n;
+          Select(OnRecv(never, &n), OnRecv(sel, &v));
+        });
+        runtime::Gosched();  // all three park or enter the bracket
+      },
+      runtime::Options{.procs = 1});
+  EXPECT_EQ(live.load(), 0) << "a value handed to an unwound receiver leaked";
 }
 
 TEST(ShutdownApi, BadOptionsAreRefusedAndLeaveNothingBehind) {

@@ -247,6 +247,7 @@ void ExitSyscall() {
       AcquireP(m, oldp);
       oldp->syscalltick.fetch_add(1, std::memory_order_relaxed);
       CasGStatus(g, GStatus::kSyscall, GStatus::kRunning);
+      errno = saved_errno;  // nothing here should touch it; cheap insurance
       return;
     }
   }
@@ -261,6 +262,7 @@ void ExitSyscall() {
     if (p != nullptr) {
       AcquireP(m, p);
       CasGStatus(g, GStatus::kSyscall, GStatus::kRunning);
+      errno = saved_errno;  // a contended sched.lock waits in futex (EAGAIN)
       return;
     }
   }

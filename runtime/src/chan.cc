@@ -90,14 +90,18 @@ void RecvFromSender(Core* c, Waiter* w, void* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED
   w->success = true;
 }
 
-// Removes w from q if a shutdown unwinds its blocked owner.
+// Removes w from q if a shutdown unwinds its blocked owner. A receiver may
+// be unwound after a sender already handed it a value (the sender readied
+// it, then shutdown destroyed it before it ran): that value, constructed in
+// the receiver's storage, is destroyed here, or it would leak.
 template <class F>
-void BlockOrCleanup(Core* c, Waiter* w, WaitQueue* q, F&& block) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+void BlockOrCleanup(Core* c, Waiter* w, WaitQueue* q, bool recv, F&& block) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   try {
     block();
   } catch (...) {
     LockGuard l(c->lock);
     q->Remove(w);
+    if (recv && w->success) c->ops->destroy(w->data);
     throw;
   }
 }
@@ -193,7 +197,7 @@ void Send(Core* c, void* v) {
   Waiter w;
   w.data = v;
   c->sendq.Push(&w);
-  BlockOrCleanup(c, &w, &c->sendq, [&] { Block(&w, &c->lock); });
+  BlockOrCleanup(c, &w, &c->sendq, false, [&] { Block(&w, &c->lock); });
   // Woken by a receiver (it took the value) or by Close.
   if (!w.success) PanicSendClosed();
 }
@@ -214,7 +218,7 @@ bool Recv(Core* c, void* out) {
   Waiter w;
   w.data = out;
   c->recvq.Push(&w);
-  BlockOrCleanup(c, &w, &c->recvq, [&] { Block(&w, &c->lock); });
+  BlockOrCleanup(c, &w, &c->recvq, true, [&] { Block(&w, &c->lock); });
   return w.success;  // false: woken by Close
 }
 
@@ -456,6 +460,12 @@ std::size_t SelectCases(Case* cases, std::size_t n) ABSL_NO_THREAD_SAFETY_ANALYS
   } catch (...) {
     LockAll(set);
     dequeue_all();
+    // A receive case may have been handed a value before the unwind: the
+    // Case owns it now and destroys it.
+    if (Waiter* f = st.fired; f != nullptr && f->success &&
+                              cases[f->case_index].kind_ == Case::Kind::kRecv) {
+      cases[f->case_index].has_elem_ = true;
+    }
     UnlockAll(&set);
     throw;
   }

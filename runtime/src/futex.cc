@@ -21,11 +21,17 @@ void FutexWait(std::atomic<uint32_t>* addr, uint32_t val, int64_t timeout_ns) {
     tsp = &ts;
   }
   // EINTR, EAGAIN and ETIMEDOUT are all fine: callers re-check the word.
+  // errno is kept: runtime locks are taken between a user's system call and
+  // its read of errno (ExitSyscall, channel operations).
+  const int saved = errno;
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, val, tsp, nullptr, 0);
+  errno = saved;
 }
 
 void FutexWake(std::atomic<uint32_t>* addr, int n) {
+  const int saved = errno;
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
+  errno = saved;
 }
 
 int64_t Nanotime() {
