@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -236,6 +237,7 @@ Orphans& orphans() {
   static auto* o = new Orphans;
   return *o;
 }
+std::atomic<int> fdless_orphans{0};  // each waited for by a thread of its own
 
 void ReaperMain() {
   Orphans& o = orphans();
@@ -283,10 +285,12 @@ void Orphan(pid_t pid, int pidfd) {
   if (pidfd < 0) {
     // No descriptor to poll (the process is out of them): a thread of its
     // own blocks in waitid for this one child.
+    fdless_orphans.fetch_add(1, std::memory_order_relaxed);
     std::thread([pid] {
       siginfo_t info;
       while (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | __WALL) < 0 && errno == EINTR) {
       }
+      fdless_orphans.fetch_sub(1, std::memory_order_relaxed);
     }).detach();
     return;
   }
@@ -305,7 +309,7 @@ void Orphan(pid_t pid, int pidfd) {
 
 int OrphansPending() {
   std::lock_guard<std::mutex> l(orphans().mu);
-  return static_cast<int>(orphans().pending.size());
+  return static_cast<int>(orphans().pending.size()) + fdless_orphans.load(std::memory_order_relaxed);
 }
 
 }  // namespace internal

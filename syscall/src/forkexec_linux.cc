@@ -249,6 +249,12 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
                                     const ProcAttr& attr, int* pidfd) {
   // Everything the child needs, before the clone. Go: forkExec.
   if (argv0.empty()) return ForkError(argv0, ENOENT);
+  // Linux would run the program with argc == 0 (and warn in the kernel log);
+  // programs assume argv[0] exists.
+  if (argv.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fork/exec ", argv0, ": argv is empty (argv[0], the program's name, is required)"));
+  }
   if (HasNul(argv0)) return ForkError(argv0, EINVAL);
   std::vector<const char*> cargv;
   cargv.reserve(argv.size() + 1);

@@ -233,6 +233,8 @@ absl::Status Kill(pid_t pid, int sig) {
   return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("kill: ", internal::ErrnoText(err)));
 }
 
+int OrphanedProcesses() { return internal::OrphansPending(); }
+
 int PendingProcesses() {
   std::lock_guard<std::mutex> l(procs().mu);
   return static_cast<int>(procs().waits.size());

@@ -43,10 +43,19 @@ struct Options {
 
 // Starts the scheduler, runs `main_fiber` as a fiber and returns 0 once it has
 // returned and the runtime has shut down: every thread joined, every stack
-// freed; fibers still parked or runnable are destroyed, unwinding their
-// stacks (their destructors must not park). Fibers still inside a system call
-// are waited for. Run may be called again after it returns; it is not
-// re-entrant (calling it while it runs throws gort::Panic).
+// freed. As in Go, returning never waits for work nobody waits for, and
+// never crashes:
+//  * fibers still parked or runnable are destroyed, unwinding their stacks;
+//    a destructor that parks during that unwind (a sync::Mutex, a channel) is
+//    a fatal error naming the fiber, never a hang;
+//  * fibers inside a system-call bracket are waited for, then unwound at
+//    their next park; leaving the bracket itself never throws;
+//  * child processes still running are left running and are reaped in the
+//    background when they exit (gort/syscall.h, "When Run returns");
+//  * once shutdown has begun, Go from a plain thread throws gort::Panic.
+// Invalid Options throw gort::Panic and leave nothing started. Run may be
+// called again after it returns; it is not re-entrant (calling it while it
+// runs throws gort::Panic).
 int Run(std::function<void()> main_fiber, Options options = {});
 
 namespace detail {

@@ -23,6 +23,27 @@
 // idle pool instead of being destroyed. StartProcess returns
 // ResourceExhausted instead of going past Options::max_threads.
 //
+// Gort waits for exactly its own child: the waiter polls the child's pidfd
+// and reaps that pid only (wait4(pid, __WNOTHREAD)), so children that other
+// code forked on the same thread (a VM's popen) are never taken. Await, the
+// pre-fix any-child wait, is kept for os::legacy, where the race is the point.
+//
+// When Run returns. A child still running when runtime::Run returns is not
+// waited for (Go's rule: returning never waits for children nobody waits
+// for) and is not killed: it keeps running, its wait-map entry goes, and a
+// background reaper thread collects its status when it exits, so it never
+// stays a zombie (OrphanedProcesses counts those not yet reaped). A Child
+// handle or os::Process kept past Run gets FailedPrecondition ("... was left
+// running and is reaped in the background"). A later Run starts and waits
+// for children as usual.
+//
+// Hostile hosts. If the host sets SIGCHLD to SIG_IGN or SA_NOCLDWAIT (the
+// kernel then discards exit statuses), or reaps children itself (a
+// waitpid(-1) loop or a SIGCHLD handler that reaps), Wait returns
+// FailedPrecondition naming what happened, never a wrong status and never a
+// hang; the wait-map entry is removed. A SIGCHLD handler that does not reap
+// is harmless (interrupted calls are retried).
+//
 // ForkExec itself is Linux's vfork-style path: argv/envp/fd plan prepared
 // first, all signals blocked around clone(CLONE_VM|CLONE_VFORK), only raw
 // system calls in the child (dispositions reset, fds shuffled, exec), and
@@ -86,6 +107,11 @@ absl::Status Kill(pid_t pid, int sig);
 
 // Entries in the wait map now: started children not yet waited for.
 int PendingProcesses();
+
+// Children that were still running when runtime::Run returned, and have not
+// exited (and been reaped in the background) since. See "When Run returns"
+// above.
+int OrphanedProcesses();
 
 // ForkExec that also returns a pidfd for the child in *pidfd (CLOEXEC, the
 // caller closes it): a descriptor that names this child and no other, even
