@@ -6,6 +6,7 @@
 #include "gort/chan.h"
 #include "gort/time.h"
 #include "testing.h"
+#include "chaos.h"
 #include "wait.h"
 
 namespace gort {
@@ -18,6 +19,23 @@ class DeathTest : public ::testing::Test {
  protected:
   void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 };
+
+#ifdef GORT_RANDOM_SCHEDULE
+// Randomized schedules: GORT_SCHEDULE_SEED is taken, and a fatal error
+// names the seed so that the failing run can be replayed.
+TEST_F(DeathTest, RandomScheduleSeedIsTakenAndPrintedOnFatalErrors) {
+  setenv("GORT_SCHEDULE_SEED", "987654321", 1);  // the death-test child re-reads it
+  EXPECT_DEATH(runtime::Run([] {
+                 if (runtime::internal::ScheduleSeed() != 987654321) std::abort();
+                 Chan<int> c(0);
+                 c.Recv();  // every fiber asleep: deadlock, a fatal error
+               }),
+               "gort: random schedule seed 987654321 \\(GORT_SCHEDULE_SEED=987654321 replays "
+               "it\\)(.|\n)*fatal error: all goroutines are asleep - deadlock!\n"
+               "gort: random schedule seed 987654321");
+  unsetenv("GORT_SCHEDULE_SEED");
+}
+#endif
 
 TEST_F(DeathTest, PanicInAFiberPrintsPanicAndGoroutine) {
   EXPECT_DEATH(runtime::Run([] {

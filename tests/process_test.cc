@@ -33,34 +33,11 @@ using testing::YieldUntil;
 
 const std::string kChild = GORT_TESTCHILD;
 
-// Children of this process that are zombies now.
-int ZombieChildren() {
-  int n = 0;
-  pid_t me = getpid();
-  DIR* d = opendir("/proc");
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
-    std::string line;
-    if (!std::getline(f, line)) continue;
-    auto close_paren = line.rfind(')');
-    if (close_paren == std::string::npos) continue;
-    char state = 0;
-    int ppid = 0;
-    if (sscanf(line.c_str() + close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == me &&
-        state == 'Z') {
-      n++;
-    }
-  }
-  closedir(d);
-  return n;
-}
-
 class ProcessTest : public testing::ProcsTest {
  protected:
   void TearDown() override {
     EXPECT_EQ(syscall::PendingProcesses(), 0) << "wait-map entries left";
-    EXPECT_EQ(ZombieChildren(), 0) << "zombies left";
+    EXPECT_EQ(testing::ZombieChildren(), 0) << "zombies left";
     ProcsTest::TearDown();
   }
 };
@@ -449,7 +426,7 @@ TEST(ProcessApi, ThousandChildrenAtOnce) {
     }
   });
   EXPECT_EQ(syscall::PendingProcesses(), 0);
-  EXPECT_EQ(ZombieChildren(), 0);
+  EXPECT_EQ(testing::ZombieChildren(), 0);
 }
 
 TEST(ProcessApi, ThreadLimitIsResourceExhausted) {

@@ -5,11 +5,34 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <cstdlib>
 #include <thread>
 
+#include "gort/internal/runtime_support.h"
+
 namespace gort::testing {
 namespace {
+
+// Randomized-schedule builds: every failed test names the seed to replay.
+struct SeedOnFailure : ::testing::EmptyTestEventListener {
+  void OnTestEnd(const ::testing::TestInfo& info) override {
+    uint64_t seed = runtime::internal::ScheduleSeed();
+    if (seed != 0 && info.result()->Failed()) {
+      std::fprintf(stderr, "gort: random schedule seed %llu (GORT_SCHEDULE_SEED=%llu replays it)\n",
+                   static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+    }
+  }
+};
+#ifdef GORT_RANDOM_SCHEDULE
+const bool seed_listener = [] {
+  ::testing::UnitTest::GetInstance()->listeners().Append(new SeedOnFailure);
+  return true;
+}();
+#endif
+
 int CountDir(const char* path) {
   int n = 0;
   DIR* d = opendir(path);
@@ -36,6 +59,40 @@ std::set<int> OpenFds() {
   }
   closedir(d);
   return fds;
+}
+
+// Children of this process that are zombies now (/proc/PID/stat: state Z
+// and our pid as the parent).
+int ZombieChildren() {
+  int n = 0;
+  pid_t me = getpid();
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return -1;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) continue;
+    auto close_paren = line.rfind(')');
+    if (close_paren == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    if (sscanf(line.c_str() + close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == me &&
+        state == 'Z') {
+      n++;
+    }
+  }
+  closedir(d);
+  return n;
+}
+
+char ProcState(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return 0;
+  auto p = line.rfind(')');
+  if (p == std::string::npos || p + 2 >= line.size()) return 0;
+  return line[p + 2];
 }
 
 bool UnderTsan() {

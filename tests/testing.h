@@ -5,6 +5,7 @@
 #define GORT_TESTS_TESTING_H_
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <functional>
@@ -18,6 +19,13 @@ namespace gort::testing {
 int CountThreads();      // entries in /proc/self/task
 int CountFds();          // entries in /proc/self/fd
 std::set<int> OpenFds();
+int ZombieChildren();     // children of this process that are zombies now
+// The state letter in /proc/PID/stat ('Z': zombie), or 0 if there is no such
+// process.
+char ProcState(pid_t pid);
+// Thread count once settled: until it equals want (want >= 0) or stops
+// changing (want < 0); joined threads linger in /proc for a moment.
+int SettledThreadCount(int want);
 
 // True under ASan or TSan, where some tests scale down.
 bool UnderSanitizer();

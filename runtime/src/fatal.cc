@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "chaos.h"
+
 namespace gort::runtime::internal {
 
 void WriteErr(const char* s) {
@@ -36,10 +38,21 @@ void WriteGoroutineHeader(uint64_t goid, const char* state) {
   WriteErr("]:\n");
 }
 
+void WriteScheduleSeed() {
+  if (uint64_t seed = KnownScheduleSeed(); seed != 0) {
+    WriteErr("gort: random schedule seed ");
+    WriteErrNum(seed);
+    WriteErr(" (GORT_SCHEDULE_SEED=");
+    WriteErrNum(seed);
+    WriteErr(" replays it)\n");
+  }
+}
+
 void Throw(const char* msg) {
   WriteErr("fatal error: ");
   WriteErr(msg);
   WriteErr("\n");
+  WriteScheduleSeed();
   abort();
 }
 

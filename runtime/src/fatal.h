@@ -14,6 +14,8 @@ void WriteErr(const char* s);
 void WriteErrNum(uint64_t n);
 // "\ngoroutine N [running]:\n" for the fiber that is being reported.
 void WriteGoroutineHeader(uint64_t goid, const char* state);
+// "gort: random schedule seed N ..." in randomized-schedule builds, else nothing.
+void WriteScheduleSeed();
 
 }  // namespace gort::runtime::internal
 

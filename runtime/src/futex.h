@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
+#include "chaos.h"
 
 namespace gort::runtime::internal {
 
@@ -41,6 +42,7 @@ class ABSL_LOCKABLE Lock {
   }
   void unlock() ABSL_UNLOCK_FUNCTION() {
     if (key_.exchange(0, std::memory_order_release) == 2) UnlockSlow();
+    SchedulePointHere();  // randomized-schedule builds only
   }
 
  private:

@@ -115,6 +115,7 @@ bool RunqPutSlow(P* p, G* g, uint32_t h, uint32_t t) {
 
 // Grabs half of p2's queue into batch[bh, ...). Any M. Go: runqgrab.
 uint32_t RunqGrab(P* p2, RunQueue* into, uint32_t bh, bool steal_runnext) {
+  SchedulePointHere();
   for (;;) {
     uint32_t h = p2->runq.head.load(std::memory_order_acquire);
     uint32_t t = p2->runq.tail.load(std::memory_order_acquire);
@@ -168,6 +169,7 @@ G* RunqSteal(P* p, P* p2, bool steal_runnext) {
 
 // Owner P only. Go: runqput.
 void RunqPut(P* p, G* g, bool next) {
+  SchedulePointHere();
 #ifdef GORT_TEST_SMALL_RUNQ
   if (next && SkipRunnext()) next = false;
 #endif
@@ -197,6 +199,7 @@ constexpr uint32_t kMaxRunnextStreak = 61;
 
 // Owner P only. Go: runqget.
 G* RunqGet(P* p) {
+  SchedulePointHere();
   G* next = p->runnext.load(std::memory_order_relaxed);
   if (next != nullptr && p->runnext_streak < kMaxRunnextStreak &&
       p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
@@ -688,6 +691,7 @@ void StartM(P* p, bool spinning) {
 // Tries to add one more spinning M, if a P is idle and nobody spins.
 // Any thread. Go: wakep.
 void WakeP() {
+  SchedulePointHere();
   if (sched.npidle.load(std::memory_order_acquire) == 0) return;
   int expected = 0;
   if (sched.nmspinning.load(std::memory_order_relaxed) != 0 ||
@@ -701,6 +705,7 @@ void WakeP() {
 // retaken): to an M if there is work, else to the idle list. Any M without P.
 // Go: handoffp.
 void HandoffP(P* p) {
+  SchedulePointHere();
   if (IsRetired(p)) {
     RetireP(p);
     WakeP();
@@ -1341,6 +1346,7 @@ void Park(bool (*unlock)(void*), void* arg) {
 }
 
 void ParkG(G* g, bool (*unlock)(void*), void* arg) {
+  SchedulePointHere();
   SwitchRequest req{SwitchKind::kPark, unlock, arg};
   if (TryDirectSwitch(g, &req)) return;
   Mcall(g, &req);
@@ -1349,6 +1355,7 @@ void ParkG(G* g, bool (*unlock)(void*), void* arg) {
 // Makes a waiting G runnable: on the caller's P (as runnext) when there is
 // one, else on the global queue; then wakes an idle P. Any thread. Go: ready.
 void Ready(G* g) {
+  SchedulePointHere();
   CasGStatus(g, GStatus::kWaiting, GStatus::kRunnable);
   M* m = GetM();
   if (m != nullptr && m->p != nullptr && !m->is_m0) {

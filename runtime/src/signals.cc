@@ -54,6 +54,7 @@ void FatalStackOverflow(G* g) {
   WriteErrNum(g->stack.size());
   WriteErr("-byte limit\nfatal error: stack overflow\n");
   WriteGoroutineHeader(g->id, "running");
+  WriteScheduleSeed();
   abort();
 }
 
@@ -62,6 +63,7 @@ void PanicAbort(G* g, const char* what) {
   WriteErr(what);
   WriteErr("\n");
   WriteGoroutineHeader(g->id, "running");
+  WriteScheduleSeed();
   abort();
 }
 

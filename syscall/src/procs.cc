@@ -70,6 +70,7 @@ Procs& procs() {
 
 // Erases pid's entry if it is still rep's (the pid may name a later child).
 void Unmap(const std::shared_ptr<Child::Rep>& rep) {
+  runtime::internal::SchedulePoint();
   std::lock_guard<std::mutex> l(procs().mu);
   auto it = procs().waits.find(rep->pid);
   if (it != procs().waits.end() && it->second == rep) procs().waits.erase(it);
@@ -125,6 +126,7 @@ void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> arg
     // claimed) is displaced: that status stays with its Child handles.
     procs().waits[rep->pid] = rep;
   }
+  runtime::internal::SchedulePoint();
   // Only now report the child: a Wait issued right after StartProcess
   // returns always finds the entry.
   forkc.Send(ForkRet{rep, absl::OkStatus()});
@@ -207,6 +209,7 @@ absl::StatusOr<pid_t> StartProcess(const std::string& argv0, const std::vector<s
 }
 
 absl::Status WaitProcess(pid_t pid, Waitmsg* w) {
+  runtime::internal::SchedulePoint();
   std::shared_ptr<Child::Rep> rep;
   {
     std::lock_guard<std::mutex> l(procs().mu);

@@ -3,6 +3,8 @@
 #ifndef GORT_INTERNAL_RUNTIME_SUPPORT_H_
 #define GORT_INTERNAL_RUNTIME_SUPPORT_H_
 
+#include <cstdint>
+
 namespace gort::runtime::internal {
 
 // The thread budget: threads the runtime has now (Ms, sysmon, the template
@@ -17,6 +19,13 @@ int ThreadLimit();
 int ShutdownEventFd();
 // Whether shutdown has begun.
 bool ShuttingDown();
+
+// Randomized schedules (GORT_RANDOM_SCHEDULE builds): a point where the
+// calling thread may yield or stall at random, for the layers above the
+// runtime (the process wait map). A no-op in other builds. ScheduleSeed is
+// the seed in use, 0 when the option is off.
+void SchedulePoint();
+uint64_t ScheduleSeed();
 
 }  // namespace gort::runtime::internal
 
