@@ -4,6 +4,8 @@
 // checks that no status is lost or misdelivered and nothing is left behind
 // (zombies, wait-map entries, orphans still pending).
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,12 +14,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "gort/chan.h"
 #include "gort/os.h"
 #include "gort/sync.h"
 #include "gort/syscall.h"
@@ -30,17 +34,6 @@ using syscall::ProcAttr;
 using syscall::Waitmsg;
 
 const std::string kChild = GORT_TESTCHILD;
-
-// The state letter of /proc/PID/stat ('Z': zombie), or 0 if there is no
-// such process.
-char ProcState(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(f, line)) return 0;
-  auto p = line.rfind(')');
-  if (p == std::string::npos || p + 2 >= line.size()) return 0;
-  return line[p + 2];
-}
 
 // Waits (sleeping the plain thread) until pred holds; ctest's timeout
 // catches a hang. Not a timing assertion: there is no deadline.
@@ -100,7 +93,7 @@ TEST(ProcessShutdown, RunReturnsWhileChildrenRun) {
             0);
   // Run has returned; the children are still running (they wait on the gate).
   for (pid_t p : pids) {
-    char st = ProcState(p);
+    char st = testing::ProcState(p);
     EXPECT_TRUE(st != 0 && st != 'Z') << "child " << p << " state '" << st << "'";
   }
   EXPECT_EQ(syscall::PendingProcesses(), 0);
@@ -113,7 +106,8 @@ TEST(ProcessShutdown, RunReturnsWhileChildrenRun) {
 
   gate.Open();  // the children exit; the orphan reaper collects them
   SleepUntil([] { return syscall::OrphanedProcesses() == 0; });
-  for (pid_t p : pids) EXPECT_EQ(ProcState(p), 0) << "child " << p << " not reaped";
+  for (pid_t p : pids) EXPECT_EQ(testing::ProcState(p), 0) << "child " << p << " not reaped";
+  EXPECT_EQ(testing::ZombieChildren(), 0);
 
   // A later Run works as usual.
   EXPECT_EQ(runtime::Run([] {
@@ -141,7 +135,7 @@ TEST(ProcessShutdown, OrphansOfSeveralRunsAreAllReaped) {
     EXPECT_EQ(syscall::OrphanedProcesses(), 1);
     gate.Open();
     SleepUntil([] { return syscall::OrphanedProcesses() == 0; });
-    EXPECT_EQ(ProcState(pid), 0);
+    EXPECT_EQ(testing::ProcState(pid), 0);
   }
 }
 
@@ -172,97 +166,6 @@ TEST(ProcessShutdown, OtherCodesChildrenAreNotTaken) {
         }
       },
       runtime::Options{.procs = 1});
-}
-
-// Forces the kernel to hand out `pid` next (root only, through
-// /proc/sys/kernel/ns_last_pid), then calls start(). False if this machine
-// does not allow it or another process took the pid first.
-template <class Start>
-bool WithNextPid(pid_t pid, Start start) {
-  int fd = open("/proc/sys/kernel/ns_last_pid", O_RDWR | O_CLOEXEC);
-  if (fd < 0) return false;
-  std::string v = std::to_string(pid - 1);
-  bool ok = write(fd, v.data(), v.size()) == static_cast<ssize_t>(v.size());
-  close(fd);
-  return ok && start() == pid;
-}
-
-// Bug 6. Signalling a child after it was reaped never reaches the process
-// that now has its pid.
-TEST(ProcessPidReuse, SignalAfterReapSparesTheRecycledPid) {
-  runtime::Run([] {
-    bool tried = false;
-    for (int attempt = 0; attempt < 20 && !tried; attempt++) {
-      auto c = syscall::StartChild(kChild, {kChild}, {});
-      ASSERT_TRUE(c.ok()) << c.status();
-      auto osp = os::StartProcess(kChild, {kChild}, {});
-      ASSERT_TRUE(osp.ok()) << osp.status();
-      pid_t old_pid = c->Pid();
-      ASSERT_TRUE(c->Wait(nullptr).ok());
-      ASSERT_TRUE(osp->Wait().ok());
-      pid_t bystander = -1;
-      if (!WithNextPid(old_pid, [&] {
-            bystander = fork();
-            if (bystander == 0) {
-              pause();
-              _exit(0);
-            }
-            return bystander;
-          })) {
-        if (bystander > 0) {
-          kill(bystander, SIGKILL);
-          waitpid(bystander, nullptr, 0);
-        }
-        continue;
-      }
-      tried = true;
-      absl::Status s = c->Signal(SIGKILL);
-      EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
-      EXPECT_EQ(s.message(), "kill: no such process");
-      EXPECT_EQ(syscall::Kill(old_pid, 0).code(), absl::StatusCode::kOk);  // raw kill by pid: the bystander
-      // os::Process after Wait: Go's "os: process already finished".
-      EXPECT_EQ(osp->Kill().message(), "os: process already finished");
-      char st = ProcState(bystander);
-      EXPECT_TRUE(st != 0 && st != 'Z') << "the bystander was signalled";
-      kill(bystander, SIGKILL);
-      waitpid(bystander, nullptr, 0);
-    }
-    if (!tried) GTEST_SKIP() << "cannot force pid reuse here (needs root and ns_last_pid)";
-  });
-}
-
-// Bug 7. A pid reused while the earlier child's status is still unclaimed:
-// each status reaches its own child's waiter, never the other's.
-TEST(ProcessPidReuse, ReusedPidKeepsStatusesApart) {
-  runtime::Run([] {
-    bool tried = false;
-    for (int attempt = 0; attempt < 20 && !tried; attempt++) {
-      auto first = syscall::StartChild(kChild, {kChild, "exit", "11"}, {});
-      ASSERT_TRUE(first.ok()) << first.status();
-      pid_t pid = first->Pid();
-      // Let it exit and be reaped by its waiter (its status sits unclaimed).
-      while (first->Signal(0).ok()) runtime::Gosched();
-      absl::StatusOr<syscall::Child> second;
-      if (!WithNextPid(pid, [&]() -> pid_t {
-            second = syscall::StartChild(kChild, {kChild, "exit", "22"}, {});
-            return second.ok() ? second->Pid() : -1;
-          })) {
-        ASSERT_TRUE(first->Wait(nullptr).ok());
-        if (second.ok()) ASSERT_TRUE(second->Wait(nullptr).ok());
-        continue;
-      }
-      tried = true;
-      EXPECT_EQ(syscall::PendingProcesses(), 1);  // the map names the later child
-      Waitmsg w;
-      ASSERT_TRUE(syscall::WaitProcess(pid, &w).ok());
-      EXPECT_EQ(w.ExitStatus(), 22);
-      ASSERT_TRUE(first->Wait(&w).ok());
-      EXPECT_EQ(w.ExitStatus(), 11);
-      EXPECT_EQ(second->Wait(&w).code(), absl::StatusCode::kNotFound);
-    }
-    if (!tried) GTEST_SKIP() << "cannot force pid reuse here (needs root and ns_last_pid)";
-  });
-  EXPECT_EQ(syscall::PendingProcesses(), 0);
 }
 
 // Bad input to WaitProcess and Kill: a clear error, nothing signalled.
@@ -518,6 +421,179 @@ TEST_F(HostileHost, HostThreadWaitsForAnyChild) {
         ExpectTaken(StartAndWaitSome(16), "reaped by other code in this process", false);
         stop = true;
         host.join();
+        _exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// --- Resource limits ---------------------------------------------------------
+// Each in a death-test child: limits are process-wide.
+
+class ResourceLimits : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+// No descriptor left: StartProcess and ForkExec fail with "too many open
+// files" naming the program, and leave nothing behind; with the limit
+// raised again, they work.
+TEST_F(ResourceLimits, OpenFilesExhausted) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The ASan build carries UBSan, whose vptr check probes memory through a
+  // pipe; with no descriptor left it reports every virtual call as invalid.
+  GTEST_SKIP() << "UBSan's vptr check needs a free descriptor";
+#endif
+  EXPECT_EXIT(
+      {
+        runtime::Run([] {
+          struct rlimit old;
+          HOST_CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+          std::set<int> before = testing::OpenFds();
+          struct rlimit low = old;
+          low.rlim_cur = static_cast<rlim_t>(*before.rbegin() + 1);
+          HOST_CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+          std::vector<int> fillers;  // the free numbers below the limit, taken
+          for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers.push_back(fd);
+          HOST_CHECK(errno == EMFILE);
+          for (bool fixed : {true, false}) {
+            absl::StatusOr<pid_t> r = fixed ? syscall::StartProcess(kChild, {kChild}, {})
+                                            : syscall::ForkExec(kChild, {kChild}, {});
+            if (r.ok() || r.status().message() != "fork/exec " + kChild + ": too many open files") {
+              fprintf(stderr, "got: %s\n", r.status().ToString().c_str());
+              _exit(1);
+            }
+          }
+          for (int fd : fillers) close(fd);
+          HOST_CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+          HOST_CHECK(testing::OpenFds() == before);
+          HOST_CHECK(syscall::PendingProcesses() == 0);
+          auto p = syscall::StartProcess(kChild, {kChild, "exit", "9"}, {});
+          HOST_CHECK(p.ok());
+          Waitmsg w;
+          HOST_CHECK(syscall::WaitProcess(*p, &w).ok() && w.ExitStatus() == 9);
+        });
+        _exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// RLIMIT_NPROC reached: the clone fails with EAGAIN, and StartProcess says
+// so instead of aborting; raised again, it works.
+TEST_F(ResourceLimits, ProcessLimitReached) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (to drop to a user RLIMIT_NPROC applies to)";
+  EXPECT_EXIT(
+      {
+        runtime::Run(
+            [] {
+              // Spare idle Ms first: once the limit is set, the scheduler
+              // can hand a P over only to an M that already exists (making
+              // one is Go's fatal error, tested below).
+              sync::WaitGroup wg;
+              wg.Add(8);
+              for (int i = 0; i < 8; i++) {
+                runtime::Go([&] {
+                  {
+                    runtime::BlockingSyscall bs;
+                    absl::SleepFor(absl::Milliseconds(20));
+                  }
+                  wg.Done();
+                });
+              }
+              wg.Wait();
+              // setuid in glibc changes every thread of the process.
+              HOST_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+              struct rlimit old;
+              HOST_CHECK(getrlimit(RLIMIT_NPROC, &old) == 0);
+              struct rlimit low = old;
+              low.rlim_cur = 1;  // this user already has more: no new process or thread
+              HOST_CHECK(setrlimit(RLIMIT_NPROC, &low) == 0);
+              for (bool fixed : {true, false}) {
+                absl::StatusOr<pid_t> r = fixed ? syscall::StartProcess(kChild, {kChild}, {})
+                                                : syscall::ForkExec(kChild, {kChild}, {});
+                if (r.ok() ||
+                    r.status().message() != "fork/exec " + kChild + ": resource temporarily unavailable") {
+                  fprintf(stderr, "got: %s\n", r.status().ToString().c_str());
+                  _exit(1);
+                }
+              }
+              HOST_CHECK(setrlimit(RLIMIT_NPROC, &old) == 0);
+              HOST_CHECK(syscall::PendingProcesses() == 0);
+            },
+            runtime::Options{.procs = 1});
+        _exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// The runtime cannot create a thread it needs (RLIMIT_NPROC again): as in
+// Go, a fatal error that says why, never a hang or a silent abort.
+TEST_F(ResourceLimits, ThreadCreationFailingIsAClearFatalError) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (to drop to a user RLIMIT_NPROC applies to)";
+  EXPECT_DEATH(runtime::Run(
+                   [] {
+                     if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+                     struct rlimit low;
+                     getrlimit(RLIMIT_NPROC, &low);
+                     low.rlim_cur = 1;
+                     setrlimit(RLIMIT_NPROC, &low);
+                     // More fibers blocked in system calls at once than the
+                     // runtime has threads, with work queued behind them:
+                     // each hand-off needs another M, and none can be made.
+                     for (int i = 0; i < 16; i++) {
+                       runtime::Go([] {
+                         runtime::BlockingSyscall bs;
+                         absl::SleepFor(absl::Milliseconds(300));
+                       });
+                     }
+                     runtime::BlockingSyscall bs;
+                     absl::SleepFor(absl::Milliseconds(1000));
+                   },
+                   runtime::Options{.procs = 2}),
+               "runtime: failed to create new OS thread \\(have [0-9]+ already; errno=11\\)\n"
+               "runtime: may need to increase max user processes \\(ulimit -u\\)\n"
+               "fatal error: newosproc");
+}
+
+// No memory for a fiber's stack (a small RLIMIT_AS): Go throws gort::Panic
+// naming the cause, instead of aborting as Go's runtime does; the fibers
+// already made are fine, and with the limit raised Go works again.
+TEST_F(ResourceLimits, StackAllocationFailingIsAPanicFromGo) {
+  if (testing::UnderSanitizer()) GTEST_SKIP() << "sanitizers reserve more address space than any RLIMIT_AS allows";
+  EXPECT_EXIT(
+      {
+        runtime::Run(
+            [] {
+              struct rlimit old;
+              HOST_CHECK(getrlimit(RLIMIT_AS, &old) == 0);
+              std::ifstream status("/proc/self/status");
+              std::string line;
+              long vm_kb = 0;
+              while (std::getline(status, line)) {
+                if (line.rfind("VmSize:", 0) == 0) vm_kb = std::atol(line.c_str() + 7);
+              }
+              HOST_CHECK(vm_kb > 0);
+              struct rlimit low = old;
+              low.rlim_cur = static_cast<rlim_t>(vm_kb + 64 * 1024) * 1024;  // 64 MiB more
+              HOST_CHECK(setrlimit(RLIMIT_AS, &low) == 0);
+              Chan<int> release(0);
+              int made = 0;
+              std::string refused;
+              for (int i = 0; i < 100000 && refused.empty(); i++) {
+                try {
+                  runtime::Go([release] { release.Recv(); });
+                  made++;
+                } catch (const Panic& p) {
+                  refused = p.what();
+                }
+              }
+              HOST_CHECK(setrlimit(RLIMIT_AS, &old) == 0);
+              HOST_CHECK(made > 0);
+              HOST_CHECK(absl::StartsWith(refused, "runtime: out of memory: cannot allocate a "));
+              HOST_CHECK(absl::StrContains(refused, "-byte fiber stack (mmap: Cannot allocate memory)"));
+              release.Close();
+              runtime::Go([] {});  // works again
+            },
+            runtime::Options{.procs = 1, .stack_size = 1 << 20});
         _exit(0);
       },
       ::testing::ExitedWithCode(0), "");

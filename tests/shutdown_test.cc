@@ -17,6 +17,7 @@
 #include "gort/chan.h"
 #include "gort/sync.h"
 #include "gort/time.h"
+#include "gort/internal/runtime_support.h"
 #include "testing.h"
 #include "wait.h"
 
@@ -218,6 +219,102 @@ TEST(ShutdownApi, ValueHandedToAReceiverThatNeverRanIsDestroyed) {
       },
       runtime::Options{.procs = 1});
   EXPECT_EQ(live.load(), 0) << "a value handed to an unwound receiver leaked";
+}
+
+// A sender whose send completed (the receiver took the value and readied
+// it) but which never ran again before shutdown unwound it, while the
+// receiver dropped the channel's last handle: unwinding the sender must not
+// touch the freed channel (a heap-use-after-free, seen under TSan in
+// PlainThreadsAndFibersTalk). A plain thread receives once shutdown has
+// begun; a fiber in a bracket holds shutdown back until it is done.
+TEST(ShutdownApi, ReadiedSenderOfAFreedChannelIsUnwoundSafely) {
+  auto* c = new Chan<int>(0);  // the only handle; the sender holds a pointer
+  std::atomic<bool> received{false};
+  std::thread receiver([&] {
+    while (!runtime::internal::ShuttingDown()) usleep(100);
+    EXPECT_EQ(c->Recv(), 1);  // readies the parked sender, which cannot run now
+    delete c;                 // the channel is freed
+    received = true;
+  });
+  runtime::Run(
+      [&] {
+        Go([c] { c->Send(1); });
+        Go([&] {
+          runtime::BlockingSyscall bs;  // shutdown waits for this bracket
+          while (!received.load()) usleep(100);
+        });
+        runtime::Gosched();  // the sender parks, the other enters its bracket
+        runtime::Gosched();
+      },
+      runtime::Options{.procs = 1});
+  receiver.join();
+}
+
+// A fiber that enters a bracket after shutdown began, with fibers queued on
+// its P: the P is handed off, no M may take it any more, and it used to be
+// parked with its queue full: "fatal error: pidleput: P has non-empty run
+// queue" (found by the randomized-schedule build). The queued fibers are
+// now moved to the global queue and unwound like the rest.
+TEST(ShutdownApi, BracketEnteredDuringShutdownWithWorkQueued) {
+  std::atomic<int> never_started_ran{0};
+  runtime::Run(
+      [&] {
+        std::atomic<bool> spinning{false};
+        Go([&] {
+          spinning = true;
+          while (!runtime::internal::ShuttingDown()) {
+          }
+          for (int i = 0; i < 4; i++) Go([&] { never_started_ran.fetch_add(1); });
+          runtime::BlockingSyscall bs;  // hands the P, with its queue, off
+          usleep(1000);
+        });
+        while (!spinning.load()) runtime::Gosched();
+      },
+      runtime::Options{.procs = 2});
+  EXPECT_EQ(never_started_ran.load(), 0);  // discarded at shutdown, as documented
+}
+
+// No memory for a fiber stack: Go throws gort::Panic naming the cause and
+// starts nothing (Go's runtime dies there); the fibers already started are
+// untouched and Go works again afterwards. Likewise for the main fiber:
+// Run throws and leaves nothing behind. (Failures injected: RLIMIT_AS is
+// tested in process_test, outside the sanitizers.)
+TEST(LimitsApi, StackAllocationFailureIsAPanicFromGoAndRun) {
+  runtime::Run([] {});  // let lazily started helper threads (TSan's) appear
+  const int threads_before = testing::SettledThreadCount(-1);
+  runtime::Run(
+      [] {
+        Chan<int> release(0);
+        std::atomic<int> ran{0};
+        runtime::internal::FailStackAllocsForTesting(1);
+        std::string refused;
+        int started = 0;
+        for (int i = 0; i < 10000 && refused.empty(); i++) {
+          try {
+            Go([release, &ran] {
+              release.Recv();
+              ran.fetch_add(1);
+            });
+            started++;
+          } catch (const Panic& p) {
+            refused = p.what();
+          }
+        }
+        EXPECT_EQ(refused.rfind("runtime: out of memory: cannot allocate a ", 0), 0u) << refused;
+        EXPECT_NE(refused.find("-byte fiber stack (mmap: Cannot allocate memory)"), std::string::npos);
+        release.Close();
+        std::atomic<bool> after{false};
+        Go([&after] { after = true; });
+        YieldUntil([&] { return ran.load() == started && after.load(); });
+      },
+      runtime::Options{.procs = 2});
+  runtime::internal::FailStackAllocsForTesting(1);
+  EXPECT_THROW(runtime::Run([] { ADD_FAILURE() << "the main fiber ran without a stack"; }), Panic);
+  runtime::internal::FailStackAllocsForTesting(0);
+  bool ran = false;
+  runtime::Run([&] { ran = true; });
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(testing::SettledThreadCount(threads_before), threads_before);
 }
 
 TEST(ShutdownApi, BadOptionsAreRefusedAndLeaveNothingBehind) {

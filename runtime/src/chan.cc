@@ -90,26 +90,40 @@ void RecvFromSender(Core* c, Waiter* w, void* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED
   w->success = true;
 }
 
-// Removes w from q if a shutdown unwinds its blocked owner. A receiver may
-// be unwound after a sender already handed it a value (the sender readied
-// it, then shutdown destroyed it before it ran): that value, constructed in
-// the receiver's storage, is destroyed here, or it would leak.
-template <class F>
-void BlockOrCleanup(Core* c, Waiter* w, WaitQueue* q, bool recv, F&& block) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  try {
-    block();
-  } catch (...) {
-    LockGuard l(c->lock);
-    q->Remove(w);
-    if (recv && w->success) c->ops->destroy(w->data);
-    throw;
-  }
-}
-
 runtime::internal::G* CurrentG() {
   runtime::internal::M* m = GetM();
   return (m != nullptr && !m->is_m0) ? m->curg : nullptr;
 }
+
+// Removes w from q if a shutdown unwinds its blocked owner. A receiver may
+// be unwound after a sender already handed it a value (the sender readied
+// it, then shutdown destroyed it before it ran): that value, constructed in
+// the receiver's storage, is destroyed here, or it would leak.
+//
+// If the receiver (or sender) had already been readied, its waker dequeued
+// it and completed the operation: the channel is not touched then, since
+// it may be gone (its last handle dropped by the other side), exactly as
+// when a readied fiber simply returns from the operation.
+template <class F>
+void BlockOrCleanup(Core* c, Waiter* w, WaitQueue* q, bool recv, F&& block) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  const ElemOps* ops = c->ops;
+  try {
+    block();
+  } catch (...) {
+    // The unwinding runs on the Run thread (m0), whose curg is this G.
+    runtime::internal::M* m = GetM();
+    runtime::internal::G* g = m != nullptr ? m->curg : nullptr;
+    if (g != nullptr && g->readied_before_unwind) {
+      if (recv && w->success) ops->destroy(w->data);
+      throw;
+    }
+    LockGuard l(c->lock);
+    q->Remove(w);
+    if (recv && w->success) ops->destroy(w->data);
+    throw;
+  }
+}
+
 
 }  // namespace
 

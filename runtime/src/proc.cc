@@ -308,8 +308,9 @@ G* GAlloc(P* p) {
     }
   }
   if (g == nullptr) {
+    Stack stack = StackAlloc(sched.stack_size);  // throws gort::Panic if it cannot
     g = new G;
-    g->stack = StackAlloc(sched.stack_size);
+    g->stack = stack;
     g->tsan_fiber = TsanCreateFiber();
     LockGuard l(sched.allglock);
     sched.allgs.push_back(g);
@@ -386,6 +387,15 @@ void PidlePut(P* p) {
   p->link = sched.pidle;
   sched.pidle = p;
   sched.npidle.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Parks a P that may still have work queued on it, when no M will run it:
+// once shutdown has begun (a hand-off that may not start an M any more), or
+// at the thread limit. The Gs go to the global queue, where any M looking
+// for work (or shutdown's unwinding) finds them.
+void PidlePutMovingWork(P* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock) {
+  while (G* g = RunqGet(p)) GlobRunqPut(g);
+  PidlePut(p);
 }
 
 // The M takes p, which must be idle and unowned. Go: acquirep / wirep.
@@ -558,6 +568,9 @@ void NewOSThread(M* m) {
     WriteErr(" already; errno=");
     WriteErrNum(static_cast<uint64_t>(err));
     WriteErr(")\n");
+    // Go's hint: EAGAIN here is RLIMIT_NPROC (threads count as processes)
+    // or the kernel's threads-max.
+    if (err == EAGAIN) WriteErr("runtime: may need to increase max user processes (ulimit -u)\n");
     Throw("newosproc");
   }
 }
@@ -657,29 +670,63 @@ M* AllocM(P* p, bool spinning) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock) {
 void StartM(P* p, bool spinning) {
   M* nmp = nullptr;
   bool create = false;
-  {
-    LockGuard l(sched.lock);
-    if (sched.shutdown.load(std::memory_order_relaxed)) {
-      if (p != nullptr) PidlePut(p);
-      if (spinning) sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
-      return;
-    }
-    if (p == nullptr) {
-      p = PidleGet();
-      if (p == nullptr) {
+  // At the thread limit an M that has just given up its P (and is on its way
+  // to the idle list, or will find the work itself) is usually about to be
+  // free: wait for one that long before declaring thread exhaustion. Under
+  // load such an M can be descheduled for milliseconds, and a burst of
+  // hand-offs (locked waiters entering system calls) would otherwise create
+  // threads past max_threads that are not really needed.
+  constexpr int64_t kWaitForIdleMNs = 100 * 1000 * 1000;
+  int64_t give_up_at = 0;
+  for (;;) {
+    bool took_idle_p = false;
+    {
+      LockGuard l(sched.lock);
+      if (sched.shutdown.load(std::memory_order_relaxed)) {
+        if (p != nullptr) PidlePutMovingWork(p);
         if (spinning) sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
         return;
       }
+      if (p == nullptr) {
+        p = PidleGet();
+        took_idle_p = true;
+        if (p == nullptr) {
+          if (spinning) sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
+          return;
+        }
+      }
+      nmp = MGet();
+      const bool at_limit = sched.nthreads.load(std::memory_order_relaxed) >= sched.max_threads;
+      if (nmp == nullptr && at_limit && spinning) {
+        // A spinning M only looks for work that the Ms already running will
+        // find too: at the limit, do without it.
+        PidlePutMovingWork(p);
+        sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
+        return;
+      }
+      if (nmp == nullptr && at_limit) {
+        const int64_t now = Nanotime();
+        if (give_up_at == 0) give_up_at = now + kWaitForIdleMNs;
+        if (now < give_up_at) {
+          if (took_idle_p) {  // not ours to hold while we wait
+            PidlePut(p);
+            p = nullptr;
+          }
+          goto wait;
+        }
+      }
+      if (nmp == nullptr) {
+        nmp = AllocM(p, spinning);  // past the limit: fatal thread exhaustion
+        create = true;
+      } else {
+        if (nmp->spinning || nmp->nextp != nullptr) Throw("startm: m is spinning or has a p");
+        nmp->spinning = spinning;
+        nmp->nextp = p;
+      }
     }
-    nmp = MGet();
-    if (nmp == nullptr) {
-      nmp = AllocM(p, spinning);
-      create = true;
-    } else {
-      if (nmp->spinning || nmp->nextp != nullptr) Throw("startm: m is spinning or has a p");
-      nmp->spinning = spinning;
-      nmp->nextp = p;
-    }
+    break;
+  wait:
+    sched_yield();
   }
   if (create) {
     NewM(nmp);
@@ -801,7 +848,7 @@ bool StopLockedM(M* m) {
     p = m->nextp;
     m->nextp = nullptr;
     if (sched.shutdown.load(std::memory_order_relaxed)) {
-      if (p != nullptr) PidlePut(p);
+      if (p != nullptr) PidlePutMovingWork(p);
       return false;
     }
   }
@@ -846,8 +893,7 @@ top:
     if (p != nullptr) {
       ReleaseP(m);
       LockGuard l(sched.lock);
-      while (G* g = RunqGet(p)) GlobRunqPut(g);
-      PidlePut(p);
+      PidlePutMovingWork(p);
     }
     return nullptr;
   }
@@ -1466,6 +1512,7 @@ void UnwindG(M* m0, G* g) {
   GStatus s = g->status.load(std::memory_order_acquire);
   if (s != GStatus::kRunnable && s != GStatus::kWaiting) return;
   CasGStatus(g, s, GStatus::kRunning);
+  g->readied_before_unwind = (s == GStatus::kRunnable);
   g->unwinding.store(true, std::memory_order_release);
   for (;;) {
     g->m = m0;

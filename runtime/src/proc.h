@@ -111,6 +111,9 @@ struct G {
   bool started = false;
   bool is_main = false;
   std::atomic<bool> unwinding{false};  // set at shutdown: throw ForcedUnwind on resume
+  // Set with `unwinding`: the G had been readied (its wait completed by a
+  // waker, who is done with the wait's object) rather than still waiting.
+  bool readied_before_unwind = false;
   EhState eh;
   void* asan_fake = nullptr;
   void* tsan_fiber = nullptr;

@@ -231,7 +231,14 @@ int Run(std::function<void()> main_fiber, Options options) {
     sched.running.store(false, std::memory_order_release);
     throw;
   }
-  StartMainFiber(&main_fiber);
+  try {
+    StartMainFiber(&main_fiber);
+  } catch (...) {  // no stack for the main fiber: stop what was started
+    Shutdown();
+    SetRunThread(false);
+    sched.running.store(false, std::memory_order_release);
+    throw;
+  }
   sched.main_done.Sleep();
   Shutdown();
   SetRunThread(false);

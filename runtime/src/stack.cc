@@ -4,14 +4,20 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <string>
 
 #include "fatal.h"
+#include "gort/internal/runtime_support.h"
+#include "gort/panic.h"
 
 namespace gort::runtime::internal {
 namespace {
 
 std::atomic<long> guarded_stacks{0};
+std::atomic<int> failing_stack_allocs{0};  // FailStackAllocsForTesting
 
 long GuardBudget() {
   static const long budget = [] {
@@ -41,21 +47,40 @@ Stack StackAlloc(std::size_t size) {
   bool guard = guarded_stacks.fetch_add(1, std::memory_order_relaxed) < GuardBudget();
   if (!guard) guarded_stacks.fetch_sub(1, std::memory_order_relaxed);
   std::size_t map_size = size + (guard ? page : 0);
-  void* p = mmap(nullptr, map_size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (p == MAP_FAILED) Throw("out of memory allocating a fiber stack (mmap failed)");
+  void* p = MAP_FAILED;
+  errno = ENOMEM;
+  if (failing_stack_allocs.load(std::memory_order_relaxed) <= 0 ||
+      failing_stack_allocs.fetch_sub(1, std::memory_order_relaxed) <= 0) {
+    p = mmap(nullptr, map_size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  }
+  if (p == MAP_FAILED) {
+    // Reported to the caller of Go (Go itself dies here with "fatal error:
+    // out of memory"); an embedding VM can recover from a refused fiber.
+    const int err = errno;
+    if (guard) guarded_stacks.fetch_sub(1, std::memory_order_relaxed);
+    throw Panic("runtime: out of memory: cannot allocate a " + std::to_string(map_size) +
+                "-byte fiber stack (mmap: " + std::strerror(err) + ")");
+  }
   Stack s;
   s.map = static_cast<char*>(p);
   s.map_size = map_size;
   s.guarded = guard;
   if (guard && mprotect(s.map, page, PROT_NONE) != 0) {
-    Throw("mprotect of a fiber stack guard page failed");
+    // Splitting the mapping needs one more map (vm.max_map_count).
+    const int err = errno;
+    munmap(s.map, map_size);
+    guarded_stacks.fetch_sub(1, std::memory_order_relaxed);
+    throw Panic("runtime: cannot protect a fiber stack's guard page (mprotect: " +
+                std::string(std::strerror(err)) + ")");
   }
   s.lo = s.map + (guard ? page : 0);
   s.hi = s.map + map_size;
   *reinterpret_cast<uint64_t*>(s.lo) = kStackCanary;
   return s;
 }
+
+void FailStackAllocsForTesting(int n) { failing_stack_allocs.store(n, std::memory_order_relaxed); }
 
 void StackFree(Stack* s) {
   if (s->map == nullptr) return;

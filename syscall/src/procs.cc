@@ -85,12 +85,20 @@ struct ForkRet {
 std::atomic<int> waiters{0};
 
 // Takes a waiter slot if the thread budget has room for one more locked
-// waiter beside the Ps' own Ms, sysmon and the template thread; a slot
-// taken is given back by the waiter. Admission is by CAS on the count, so
-// concurrent StartProcess calls near the limit cannot all slip through.
+// waiter beside everything else the runtime may need at the same moment; a
+// slot taken is given back by the waiter. Admission is by CAS on the count,
+// so concurrent StartProcess calls near the limit cannot all slip through.
+//
+// The budget. Each waiter holds its own (locked) M. The other Ms: at most
+// one per P running or about to run (StartM always hands a P), plus, for
+// each P, one M that has just given that P up and is on its way to the idle
+// list (StartM cannot reuse it yet and makes a new one): 2 * procs. Then
+// sysmon, the template thread and one spare. Counting only procs Ms (as
+// before) let a burst of spawns at 2 or 4 Ps push the runtime past
+// max_threads: "fatal error: thread exhaustion".
 bool ReserveWaiter() {
   const int limit = runtime::internal::ThreadLimit();
-  const int base = runtime::GOMAXPROCS(0) + 3;  // the Ps' Ms, sysmon, template, one spare
+  const int base = 2 * runtime::GOMAXPROCS(0) + 3;
   int w = waiters.load(std::memory_order_relaxed);
   do {
     if (w + 1 + base > limit || runtime::internal::ThreadsInUse() + 2 > limit) return false;

@@ -85,7 +85,9 @@ void InvokeAndDestroy(void* p, bool run) {
 // while Run is active (else throws gort::Panic). The callable is moved onto
 // the new fiber's stack: starting a fiber allocates nothing on the heap once
 // the pool has warmed up. The new fiber runs next on the caller's P (Go's
-// runnext), the caller keeps running.
+// runnext), the caller keeps running. If no stack can be mapped for the
+// fiber (memory or RLIMIT_AS exhausted), throws gort::Panic ("runtime: out
+// of memory: ...") and starts nothing.
 template <class F>
 void Go(F&& fn) {
   using Fn = std::decay_t<F>;

@@ -27,6 +27,10 @@ bool ShuttingDown();
 void SchedulePoint();
 uint64_t ScheduleSeed();
 
+// Tests only: the next n fiber-stack allocations fail as if mmap had
+// returned ENOMEM (where RLIMIT_AS cannot be used, as under sanitizers).
+void FailStackAllocsForTesting(int n);
+
 }  // namespace gort::runtime::internal
 
 #endif  // GORT_INTERNAL_RUNTIME_SUPPORT_H_
