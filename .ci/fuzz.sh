@@ -63,7 +63,7 @@ for t in "${targets[@]}"; do
     "$corpus" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
   if ((rc == 0)); then
     # The last status line (runs, coverage, exec/s) and the final stats.
-    grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1 || true
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true
     continue
   fi
