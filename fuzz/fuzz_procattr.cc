@@ -56,6 +56,7 @@ namespace {
 
 using gort::syscall::ProcAttr;
 using gort::syscall::Waitmsg;
+using gort_fuzz::Errno;
 using gort_fuzz::Fail;
 
 const std::string kChild = GORT_FUZZ_TESTCHILD;
@@ -277,7 +278,7 @@ Expect Predict(const Input& in, const ProcAttr& attr, int capture_w) {
     const char* d = attr.dir.empty() ? "." : attr.dir.c_str();
     int fd = open(d, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-      e.error = "chdir " + attr.dir + ": " + ErrText(errno);
+      e.error = "chdir " + attr.dir + ": " + ErrText(Errno());
       return e;
     }
     close(fd);
@@ -332,7 +333,7 @@ Expect Predict(const Input& in, const ProcAttr& attr, int capture_w) {
         if (in.mode == kFdStat) {
           struct stat st;
           if (fstat(source, &st) != 0)
-            Fail("fstat " + std::to_string(source) + ": " + ErrText(errno));
+            Fail("fstat " + std::to_string(source) + ": " + ErrText(Errno()));
           e.output += " " + std::to_string(static_cast<unsigned long>(st.st_dev)) + " " +
                       std::to_string(static_cast<unsigned long>(st.st_ino));
         }
@@ -373,7 +374,7 @@ std::string ReadAll(int fd) {
     }
     if (n > 0) {
       out.append(buf, static_cast<size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
+    } else if (n == 0 || Errno() != EINTR) {
       return out;
     }
   }
@@ -386,7 +387,7 @@ enum class Path { kStartProcess, kForkExec };
 void RunOnce(const Input& in, Path path) {
   const char* name = path == Path::kStartProcess ? "StartProcess" : "ForkExec";
   int cap[2];
-  if (pipe2(cap, O_CLOEXEC) != 0) Fail("pipe2: " + ErrText(errno));
+  if (pipe2(cap, O_CLOEXEC) != 0) Fail("pipe2: " + ErrText(Errno()));
   ProcAttr attr;
   attr.dir = in.dir;
   attr.env = in.env;
@@ -437,9 +438,9 @@ void RunOnce(const Input& in, Path path) {
       gort::runtime::BlockingSyscall bs;
       do {
         got = waitpid(pid, &status, __WALL);
-      } while (got < 0 && errno == EINTR);
+      } while (got < 0 && Errno() == EINTR);
     }
-    if (got != pid) Fail(what + ": waitpid: " + ErrText(errno));
+    if (got != pid) Fail(what + ": waitpid: " + ErrText(Errno()));
   }
   if (!e.ok)
     Fail(what + ": started pid " + std::to_string(pid) + ", expected error " + Quote(e.error));

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -75,6 +76,11 @@ void WaitForOtherFibers() {
       std::this_thread::yield();
     }
   }
+}
+
+__attribute__((noinline)) int Errno() {
+  asm volatile("" ::: "memory");
+  return errno;
 }
 
 std::set<int> OpenFds() {

@@ -41,6 +41,13 @@ void WaitForOtherFibers();
 [[noreturn]] void Fail(const std::string& what);
 void SetTargetName(const char* name);
 
+// errno of the thread running the caller, read afresh. Fuzz code runs in
+// fibers that may move to another thread at any park, and glibc declares
+// __errno_location const, so a compiler may reuse the address it computed
+// on the first thread (gort/runtime.h: no thread_local address across a
+// park). Not inlined, so every call reads the current thread's errno.
+int Errno();
+
 // The descriptors open in this process (/proc/self/fd, minus the listing's own).
 std::set<int> OpenFds();
 
