@@ -276,9 +276,12 @@ Expect Predict(const Input& in, const ProcAttr& attr, int capture_w) {
   std::string cwd;  // where the child will be
   {
     const char* d = attr.dir.empty() ? "." : attr.dir.c_str();
+    // chdir fails as opening the directory does, or, without search
+    // permission on it (not root), as access(X_OK) does.
     int fd = open(d, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
+    if (fd < 0 || access(d, X_OK) != 0) {
       e.error = "chdir " + attr.dir + ": " + ErrText(Errno());
+      if (fd >= 0) close(fd);
       return e;
     }
     close(fd);
