@@ -32,6 +32,7 @@
 // that children inheriting them neither read a terminal nor print into the
 // fuzzer's log; a plan that would make the fuzzer's stderr the child's
 // stdout is given a mode that prints nothing.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -208,12 +209,42 @@ struct Expect {
   std::string output;  // ok && check_output (kIds: filled in once the pid is known)
 };
 
-// Does a process group `pgid` exist in our session? (Its leader, pid ==
-// pgid, is alive and in it: true for the groups the decoder picks when they
-// exist at all.)
+// The parent, process group and session of pid, from /proc/PID/stat.
+bool ReadStat(pid_t pid, int* ppid, int* pgrp, int* session) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return false;
+  char line[1024] = {};
+  size_t n = std::fread(line, 1, sizeof line - 1, f);
+  std::fclose(f);
+  std::string l(line, n);
+  size_t paren = l.rfind(')');  // the command name may hold anything
+  char state = 0;
+  return paren != std::string::npos &&
+         std::sscanf(l.c_str() + paren + 1, " %c %d %d %d", &state, ppid, pgrp, session) == 4;
+}
+
+// Does a process group `pgid` exist in our session, for setpgid to join?
+// Any process of ours with that group will do: the group's leader may have
+// exited while the group lives on (a shell with job control leaves such
+// groups), so looking for the leader alone is not enough.
 bool GroupInOurSession(int pgid) {
+  if (pgid == getpgrp()) return true;
   if (pgid <= 0) return false;
-  return getpgid(pgid) == pgid && getsid(pgid) == getsid(0);
+  const int sid = getsid(0);
+  DIR* d = opendir("/proc");
+  if (d == nullptr) Fail("cannot list /proc");
+  bool found = false;
+  while (dirent* ent = readdir(d)) {
+    if (ent->d_name[0] < '1' || ent->d_name[0] > '9') continue;
+    int ppid, pgrp, session;
+    if (ReadStat(std::atoi(ent->d_name), &ppid, &pgrp, &session) && pgrp == pgid &&
+        session == sid) {
+      found = true;
+      break;
+    }
+  }
+  closedir(d);
+  return found;
 }
 
 std::string Describe(const Input& in, const ProcAttr& attr) {
@@ -460,17 +491,8 @@ void RunOnce(const Input& in, Path path) {
 // Is pid (one of the children this input started) still a child of ours,
 // running or a zombie? A pid reused since by someone else's process is not.
 bool StillOurs(pid_t pid) {
-  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
-  if (f == nullptr) return false;
-  char line[1024] = {};
-  size_t n = std::fread(line, 1, sizeof line - 1, f);
-  std::fclose(f);
-  std::string l(line, n);
-  size_t paren = l.rfind(')');
-  char state = 0;
-  int ppid = 0;
-  return paren != std::string::npos &&
-         std::sscanf(l.c_str() + paren + 1, " %c %d", &state, &ppid) == 2 && ppid == getpid();
+  int ppid, pgrp, session;
+  return ReadStat(pid, &ppid, &pgrp, &session) && ppid == getpid();
 }
 
 }  // namespace
