@@ -32,8 +32,11 @@
 // in the runtime's main fiber (the input's first byte chooses): both sides
 // of gort's blocking (futex and park) are fuzzed.
 #include <algorithm>
+#include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -151,6 +154,64 @@ class TypedChan final : public AnyChan {
 };
 
 // ---------------------------------------------------------------------------
+// Plain threads for the helpers, kept for the whole session (helper i of
+// an operation runs on worker i). A thread per helper would cost more than
+// the operations under test, and ASan's thread registry grows with every
+// thread ever created (some 200 bytes each; it gives up at 2^22 threads),
+// which a long run would reach. The workers wait on a std::condition_variable,
+// not on anything of gort's: to the runtime they are plain threads that use
+// channels.
+class Workers {
+ public:
+  static constexpr int kCount = 4;
+  static Workers& Get() {
+    static auto* w = new Workers;  // never destroyed: the threads outlive main
+    return *w;
+  }
+  // Runs job on worker i once that worker is free.
+  void Run(int i, std::function<void()> job) {
+    Worker& w = w_[i];
+    std::unique_lock<std::mutex> l(w.mu);
+    w.cv.wait(l, [&] { return !w.busy; });
+    w.job = std::move(job);
+    w.busy = true;
+    w.cv.notify_all();
+  }
+  // Returns once every worker has finished its job (and destroyed it).
+  void WaitIdle() {
+    for (Worker& w : w_) {
+      std::unique_lock<std::mutex> l(w.mu);
+      w.cv.wait(l, [&] { return !w.busy; });
+    }
+  }
+
+ private:
+  struct Worker {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::function<void()> job;  // set while busy
+    bool busy = false;
+  };
+  Workers() {
+    for (Worker& w : w_) std::thread([&w] { Loop(w); }).detach();
+  }
+  static void Loop(Worker& w) {
+    std::unique_lock<std::mutex> l(w.mu);
+    for (;;) {
+      w.cv.wait(l, [&] { return w.busy; });
+      std::function<void()> job = std::move(w.job);
+      l.unlock();
+      job();
+      job = nullptr;  // its captures go before the worker reports free
+      l.lock();
+      w.busy = false;
+      w.cv.notify_all();
+    }
+  }
+  Worker w_[kCount];
+};
+
+// ---------------------------------------------------------------------------
 // The model.
 
 struct Model {
@@ -205,7 +266,9 @@ class Sequence {
   void Go() {
     for (op_ = 0; op_ < 256 && !r_->Empty(); op_++) Step();
     Drain();
-    gort_fuzz::WaitForOtherFibers();  // helpers drop what they hold before the input ends
+    // Helpers drop what they hold before the input ends.
+    gort_fuzz::WaitForOtherFibers();
+    Workers::Get().WaitIdle();
   }
 
  private:
@@ -479,8 +542,7 @@ class Sequence {
     std::vector<gort::Case> cases;
     if (kind == kSelect) BuildCases(specs, &cases);
     gort::Chan<int> done(1);
-    std::thread thread;
-    if (blocks) StartHelper(&h, done, &thread);
+    if (blocks) StartHelper(&h, done);
     std::string p;
     int fired = -1;
     std::optional<uint64_t> got;
@@ -502,7 +564,6 @@ class Sequence {
     }
     if (blocks) {
       done.Recv();
-      if (thread.joinable()) thread.join();
       if (!h.panic.empty()) Bad(where + ": the helper panicked: " + h.panic);
     }
     if (kind == kSelect) got = TakeSlots(specs, fired);
@@ -569,7 +630,7 @@ class Sequence {
     }
   }
 
-  void StartHelper(Helper* h, gort::Chan<int> done, std::thread* thread) {
+  void StartHelper(Helper* h, gort::Chan<int> done) {
     const AnyChan* ch = chans_[h->ch].get();
     const AnyChan* nil = chans_[3].get();
     auto body = [h, ch, nil, done] {
@@ -609,7 +670,7 @@ class Sequence {
       done.Send(1);
     };
     if (h->thread) {
-      *thread = std::thread(body);
+      Workers::Get().Run(0, body);
     } else {
       gort::runtime::Go(body);
     }
@@ -656,8 +717,8 @@ class Sequence {
       }
     }
     gort::Chan<int> done(static_cast<size_t>(n));
-    std::vector<std::thread> threads;
-    for (BurstHelper& h : hs) {
+    for (int i = 0; i < n; i++) {
+      BurstHelper& h = hs[static_cast<size_t>(i)];
       auto body = [&h, ch, nil, per, helpers_send, done] {
         try {
           for (int k = 0; k < per; k++) {
@@ -672,8 +733,9 @@ class Sequence {
               h.got.push_back(ch->Recv());
             } else {
               std::unique_ptr<Slot> slot;
-              if (gort::Select(ch->OnRecv(&slot), nil->OnSend(0)) != 0)
+              if (gort::Select(ch->OnRecv(&slot), nil->OnSend(0)) != 0) {
                 h.panic = "(the nil case ran)";
+              }
               h.got.push_back(slot->Take());
             }
           }
@@ -683,7 +745,7 @@ class Sequence {
         done.Send(1);
       };
       if (h.thread) {
-        threads.emplace_back(body);
+        Workers::Get().Run(i, body);
       } else {
         gort::runtime::Go(body);
       }
@@ -726,7 +788,6 @@ class Sequence {
       p = e.what();
     }
     for (int i = 0; i < n; i++) done.Recv();
-    for (std::thread& t : threads) t.join();
     if (!p.empty()) Bad(where + ": panic \"" + p + "\" here");
 
     if (close) {
