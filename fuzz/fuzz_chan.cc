@@ -82,8 +82,9 @@ uint64_t SeqOf(const Small& v) {
 uint64_t SeqOf(const Big& v) {
   if (v.p == nullptr) Fail("received a moved-from value");
   for (uint64_t c : v.copies) {
-    if (c != *v.p)
+    if (c != *v.p) {
       Fail("received a corrupted value: " + std::to_string(*v.p) + " / " + std::to_string(c));
+    }
   }
   return *v.p;
 }
@@ -304,8 +305,9 @@ class Sequence {
         ExpectPanic("TrySend on channel " + std::to_string(c), p,
                     m.SendPanics() ? "send on closed channel" : "");
         if (!p.empty()) return;
-        if (ok != m.SendReady())
+        if (ok != m.SendReady()) {
           Bad("TrySend on channel " + std::to_string(c) + " returned " + std::to_string(ok));
+        }
         if (ok) m.buf.push_back(v);
         return;
       }
@@ -316,9 +318,10 @@ class Sequence {
           want = m.buf.front();
           m.buf.pop_front();
         }
-        if (got != want)
+        if (got != want) {
           Bad("TryRecv on channel " + std::to_string(c) + ": " + Opt(got) + ", expected " +
               Opt(want));
+        }
         return;
       }
       case 2: {  // Close
@@ -406,8 +409,9 @@ class Sequence {
 
   static std::string Spec(const std::vector<CaseSpec>& specs) {
     std::string s;
-    for (const CaseSpec& c : specs)
+    for (const CaseSpec& c : specs) {
       s += std::string(s.empty() ? "" : ", ") + (c.send ? "send " : "recv ") + std::to_string(c.ch);
+    }
     return s;
   }
 
@@ -441,8 +445,9 @@ class Sequence {
       want = m.buf.front();
       m.buf.pop_front();
     }
-    if (!s.discard && got != want)
+    if (!s.discard && got != want) {
       Bad(where + ": received " + Opt(got) + ", expected " + Opt(want));
+    }
   }
 
   // Header h: bits 0-1 + 1 cases, the default at position (bits 2-4) %
@@ -535,8 +540,9 @@ class Sequence {
     static const char* const kKinds[] = {"select", "Send", "Recv"};
     static const char* const kActions[] = {"receiving from", "sending to", "closing"};
     std::string where = std::string(kKinds[kind]) + " [" + Spec(specs) + "]";
-    if (blocks)
+    if (blocks) {
       where += std::string(" with a helper ") + kActions[h.action] + " " + std::to_string(h.ch);
+    }
 
     // Run it.
     std::vector<gort::Case> cases;
@@ -598,30 +604,35 @@ class Sequence {
           ExpectPanic(where, p, "send on closed channel");
           return;
         }
-        if (fs->send)
+        if (fs->send) {
           Bad(where + ": send case " + std::to_string(fired) + " completed on a closed channel");
-        if (!fs->discard && got.has_value())
+        }
+        if (!fs->discard && got.has_value()) {
           Bad(where + ": received " + Opt(got) + " from a closed, empty channel");
+        }
         return;
       }
       case Helper::kRecv: {
         if (!p.empty()) Bad(where + ": panic \"" + p + "\"");
-        if (!fs->send)
+        if (!fs->send) {
           Bad(where + ": receive case " + std::to_string(fired) + " ran, the helper receives");
+        }
         uint64_t want = fs->value;
         if (m.cap > 0) {  // full: the helper takes the head, our value goes to the tail
           want = m.buf.front();
           m.buf.pop_front();
           m.buf.push_back(fs->value);
         }
-        if (h.got != want)
+        if (h.got != want) {
           Bad(where + ": the helper received " + Opt(h.got) + ", expected " + std::to_string(want));
+        }
         return;
       }
       case Helper::kSend: {
         if (!p.empty()) Bad(where + ": panic \"" + p + "\"");
-        if (fs->send)
+        if (fs->send) {
           Bad(where + ": send case " + std::to_string(fired) + " ran, the helper sends");
+        }
         if (!fs->discard && got != h.value) {
           Bad(where + ": received " + Opt(got) + ", the helper sent " + std::to_string(h.value));
         }
@@ -643,8 +654,9 @@ class Sequence {
             if (!h->via_select) {
               ch->Send(h->value);
             } else if (h->with_nil_case) {
-              if (gort::Select(ch->OnSend(h->value), nil->OnRecv(nullptr)) != 0)
+              if (gort::Select(ch->OnSend(h->value), nil->OnRecv(nullptr)) != 0) {
                 h->panic = "(the nil case ran)";
+              }
             } else {
               gort::Select(ch->OnSend(h->value));
             }
@@ -655,8 +667,9 @@ class Sequence {
             } else {
               std::unique_ptr<Slot> slot;
               if (h->with_nil_case) {
-                if (gort::Select(nil->OnSend(0), ch->OnRecv(&slot)) != 1)
+                if (gort::Select(nil->OnSend(0), ch->OnRecv(&slot)) != 1) {
                   h->panic = "(the nil case ran)";
+                }
               } else {
                 gort::Select(ch->OnRecv(&slot));
               }
@@ -766,8 +779,9 @@ class Sequence {
             v = ch->Recv();
           } else {
             std::unique_ptr<Slot> slot;
-            if (gort::Select(nil->OnSend(0), ch->OnRecv(&slot)) != 1)
+            if (gort::Select(nil->OnSend(0), ch->OnRecv(&slot)) != 1) {
               Bad(where + ": the nil case ran");
+            }
             v = slot->Take();
           }
           if (!v) Bad(where + ": received nothing from an open channel");
@@ -794,14 +808,16 @@ class Sequence {
       m.closed = true;
       for (const BurstHelper& h : hs) {
         if (helpers_send) {
-          if (h.panic != "send on closed channel")
+          if (h.panic != "send on closed channel") {
             Bad(where + ": a sender's panic: \"" + h.panic + "\"");
+          }
         } else {
           if (!h.panic.empty()) Bad(where + ": a receiver panicked: " + h.panic);
           for (const auto& v : h.got) {
-            if (v)
+            if (v) {
               Bad(where + ": a receiver got " + std::to_string(*v) +
                   " from a closed, empty channel");
+            }
           }
         }
       }
@@ -814,9 +830,10 @@ class Sequence {
       // The buffer's old values first, then every helper's, each helper's
       // in its own order.
       for (size_t k = 0; k < old.size(); k++) {
-        if (moved[k] != old[k])
+        if (moved[k] != old[k]) {
           Bad(where + ": got " + std::to_string(moved[k]) + ", expected buffered " +
               std::to_string(old[k]));
+        }
       }
       std::vector<size_t> next(hs.size(), 0);
       for (size_t k = old.size(); k < moved.size(); k++) {
@@ -827,9 +844,10 @@ class Sequence {
             found = true;
           }
         }
-        if (!found)
+        if (!found) {
           Bad(where + ": received " + std::to_string(moved[k]) +
               " out of order, twice, or never sent");
+        }
       }
       m.buf.clear();
       return;
@@ -881,11 +899,13 @@ class Sequence {
       std::unique_ptr<Slot> slot;
       size_t i = gort::Select(ch.OnRecv(&slot), gort::OnDefault());
       std::optional<uint64_t> got = slot->Take();
-      if (got.has_value())
+      if (got.has_value()) {
         Bad("drain: channel " + std::to_string(c) + " gave " + std::to_string(*got) +
             " after the model's values");
-      if ((i == 0) != m.closed)
+      }
+      if ((i == 0) != m.closed) {
         Bad("drain: channel " + std::to_string(c) + (m.closed ? " is not closed" : " is closed"));
+      }
     }
   }
 

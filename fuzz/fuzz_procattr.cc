@@ -253,8 +253,9 @@ std::string Describe(const Input& in, const ProcAttr& attr) {
   s += "] env [";
   for (size_t i = 0; i < attr.env.size(); i++) s += (i ? ", " : "") + Quote(attr.env[i]);
   s += "] dir " + Quote(attr.dir) + " files [";
-  for (size_t i = 0; i < attr.files.size(); i++)
+  for (size_t i = 0; i < attr.files.size(); i++) {
     s += (i ? ", " : "") + std::to_string(attr.files[i]);
+  }
   s += "] setsid " + std::to_string(attr.sys.setsid) + " setpgid " +
        std::to_string(attr.sys.setpgid) + " pgid " + std::to_string(attr.sys.pgid) + " pdeathsig " +
        std::to_string(attr.sys.pdeathsig);
@@ -366,8 +367,9 @@ Expect Predict(const Input& in, const ProcAttr& attr, int capture_w) {
         e.output += std::to_string(fd);
         if (in.mode == kFdStat) {
           struct stat st;
-          if (fstat(source, &st) != 0)
+          if (fstat(source, &st) != 0) {
             Fail("fstat " + std::to_string(source) + ": " + ErrText(Errno()));
+          }
           e.output += " " + std::to_string(static_cast<unsigned long>(st.st_dev)) + " " +
                       std::to_string(static_cast<unsigned long>(st.st_ino));
         }
@@ -440,8 +442,9 @@ void RunOnce(const Input& in, Path path) {
   close(cap[0]);
 
   if (!r.ok()) {
-    if (e.ok)
+    if (e.ok) {
       Fail(what + ": expected a start, got error " + Quote(std::string(r.status().message())));
+    }
     if (r.status().message() != e.error) {
       Fail(what + ": error " + Quote(std::string(r.status().message())) + ", expected " +
            Quote(e.error));
@@ -456,11 +459,13 @@ void RunOnce(const Input& in, Path path) {
     Waitmsg w;
     absl::Status ws = gort::syscall::WaitProcess(pid, &w);
     if (!ws.ok()) Fail(what + ": WaitProcess: " + std::string(ws.message()));
-    if (w.pid != pid)
+    if (w.pid != pid) {
       Fail(what + ": Waitmsg.pid " + std::to_string(w.pid) + " for pid " + std::to_string(pid));
+    }
     status = w.status;
-    if (w.msg != gort::syscall::DescribeStatus(w.status, true))
+    if (w.msg != gort::syscall::DescribeStatus(w.status, true)) {
       Fail(what + ": Waitmsg.msg " + Quote(w.msg));
+    }
     absl::Status again = gort::syscall::WaitProcess(pid, nullptr);
     if (again.code() != absl::StatusCode::kNotFound ||
         again.message() != "wait: process not found") {
@@ -476,8 +481,9 @@ void RunOnce(const Input& in, Path path) {
     }
     if (got != pid) Fail(what + ": waitpid: " + ErrText(Errno()));
   }
-  if (!e.ok)
+  if (!e.ok) {
     Fail(what + ": started pid " + std::to_string(pid) + ", expected error " + Quote(e.error));
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != e.exit_status) {
     Fail(what + ": " + gort::syscall::DescribeStatus(status, false) + ", expected exit status " +
          std::to_string(e.exit_status));
@@ -500,8 +506,9 @@ bool StillOurs(pid_t pid) {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   gort_fuzz::SetTargetName("fuzz_procattr");
   devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0 || dup2(devnull, 0) != 0 || dup2(devnull, 1) != 1)
+  if (devnull < 0 || dup2(devnull, 0) != 0 || dup2(devnull, 1) != 1) {
     Fail("cannot open /dev/null as stdin/stdout");
+  }
   if (access(kChild.c_str(), X_OK) != 0) Fail("the test child " + kChild + " is missing");
   gort_fuzz::StartRuntime(2);
   // Whatever the process layer sets up once, on first use, is set up before
@@ -531,8 +538,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (int n = gort::syscall::PendingProcesses(); n != 0) {
     Fail(std::to_string(n) + " wait-map entries left (PendingProcesses)");
   }
-  if (int n = gort::syscall::OrphanedProcesses(); n != 0)
+  if (int n = gort::syscall::OrphanedProcesses(); n != 0) {
     Fail(std::to_string(n) + " orphaned children");
+  }
   // No zombie at all (our children are reaped; the only other child is
   // libFuzzer's llvm-symbolizer, which keeps running), and none of this
   // input's children still running.
@@ -541,8 +549,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Fail("zombie child " + std::to_string(si.si_pid) + " left");
   }
   for (pid_t pid : started) {
-    if (StillOurs(pid))
+    if (StillOurs(pid)) {
       Fail("child " + std::to_string(pid) + " is still ours after it was waited for");
+    }
   }
   started.clear();
   const std::set<int> fds_after = gort_fuzz::OpenFds();
