@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # The test command of the README: installs missing Debian packages, then
 # builds and runs the whole test suite in three builds: Release, ASan+UBSan
-# and TSan. Usage: .ci/test.sh [release|asan|tsan ...]   (default: all three)
+# and TSan; then fuzzes briefly (.ci/fuzz.sh short: each libFuzzer target
+# for about 30 s, in a clang build of its own).
+# Usage: .ci/test.sh [release|asan|tsan|fuzz ...]   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 third_party/install-deps.sh
 
 configs=("$@")
-if ((${#configs[@]} == 0)); then configs=(release asan tsan); fi
+if ((${#configs[@]} == 0)); then configs=(release asan tsan fuzz); fi
 jobs=$(nproc)
 
 for cfg in "${configs[@]}"; do
   case "$cfg" in
+    fuzz)
+      bash .ci/fuzz.sh short
+      continue ;;
     release) flags=(-DCMAKE_BUILD_TYPE=Release) ;;
     asan)    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DGORT_SANITIZE=address;undefined") ;;
     tsan)    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_SANITIZE=thread) ;;
-    *) echo "unknown build '$cfg' (release, asan, tsan)" >&2; exit 2 ;;
+    *) echo "unknown build '$cfg' (release, asan, tsan, fuzz)" >&2; exit 2 ;;
   esac
   echo "=== gort: $cfg build ==="
   cmake -S . -B "build/$cfg" -G Ninja -DGORT_BUILD_BENCH=OFF "${flags[@]}" >/dev/null

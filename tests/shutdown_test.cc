@@ -82,6 +82,17 @@ TEST_P(ShutdownTest, FiberInsideEnterSyscallWhenMainReturns) {
   EXPECT_TRUE(done.load());
 }
 
+// Zeroes the errno of the thread running the caller. Not inlined: glibc
+// declares __errno_location const, so clang hoists it out of a loop and
+// keeps the first thread's address across every Gosched; a busy fiber
+// writing errno inline would then zero that one thread's errno from
+// wherever it runs (the fiber rule in gort/runtime.h: no thread_local
+// address across a park or yield, errno included).
+__attribute__((noinline)) void ZeroErrno() {
+  asm volatile("" ::: "memory");
+  errno = 0;
+}
+
 // errno set by the call inside a bracket is the caller's after ExitSyscall,
 // although the fiber may have resumed on another thread (whose errno the
 // busy fiber keeps overwriting).
@@ -90,7 +101,7 @@ TEST_P(ShutdownTest, ErrnoSurvivesTheBracketAcrossThreads) {
     std::atomic<bool> stop{false};
     Go([&] {
       while (!stop.load()) {
-        errno = 0;
+        ZeroErrno();
         runtime::Gosched();
       }
     });

@@ -4,6 +4,7 @@
  *   testchild sleep MS        sleep, then exit 0
  *   testchild stdin           read stdin to EOF, then exit 0
  *   testchild fds             print the open descriptors below 64, one a line
+ *   testchild fdstat          the same as "fd dev inode", naming what each one is
  *   testchild pwd             print the working directory
  *   testchild env             print the environment, one a line
  *   testchild ppid-wait MS    sleep; exit 0 (used to watch PDEATHSIG)
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +41,15 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "fds") == 0) {
     for (int fd = 0; fd < 64; fd++) {
       if (fcntl(fd, F_GETFD) != -1) printf("%d\n", fd);
+    }
+    return 0;
+  }
+  if (strcmp(mode, "fdstat") == 0) {
+    for (int fd = 0; fd < 64; fd++) {
+      struct stat st;
+      if (fstat(fd, &st) == 0) {
+        printf("%d %lu %lu\n", fd, (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+      }
     }
     return 0;
   }

@@ -6,15 +6,15 @@
 // and which annotates sanitizers only in its slow ucontext backend.)
 #include "switch.h"
 
+// <cxxabi.h> declares __cxa_get_globals, the calling thread's
+// exception-handling globals (libstdc++/libsupc++). Declaring it here instead
+// clashes with that declaration under clang, where <cxxabi.h> comes in
+// through other headers anyway.
+#include <cxxabi.h>
+
 #include <boost/context/detail/fcontext.hpp>
 
 namespace bctx = boost::context::detail;
-
-extern "C" {
-// libstdc++/libsupc++: the calling thread's exception-handling globals.
-struct __cxa_eh_globals;
-__cxa_eh_globals* __cxa_get_globals() noexcept;
-}
 
 namespace gort::runtime::internal {
 namespace {
@@ -35,7 +35,7 @@ Transfer Jump(Context to, void* data) {
   return Transfer{t.fctx, t.data};
 }
 
-void* ThreadEhGlobals() { return __cxa_get_globals(); }
+void* ThreadEhGlobals() { return abi::__cxa_get_globals(); }
 
 void SaveEh(void* thread_globals, EhState* into) {
   auto* g = static_cast<EhGlobalsLayout*>(thread_globals);

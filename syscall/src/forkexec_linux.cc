@@ -45,6 +45,20 @@ __attribute__((always_inline)) inline long Raw(long n, long a = 0, long b = 0, l
 #error "gort's ForkExec child needs raw system calls for this architecture"
 #endif
 
+// The child's code must not call into a coverage runtime either (a libFuzzer
+// build instruments comparisons with calls into libFuzzer, and every
+// function with a write to a thread-local stack-depth counter, which in the
+// child would be the parent thread's): no coverage instrumentation, where the
+// compiler offers a way to say so.
+#if defined(__has_feature)
+#if __has_feature(coverage_sanitizer)
+#define GORT_CHILD_NO_COVERAGE __attribute__((no_sanitize("coverage")))
+#endif
+#endif
+#ifndef GORT_CHILD_NO_COVERAGE
+#define GORT_CHILD_NO_COVERAGE
+#endif
+
 struct KernelSigaction {  // the kernel's struct for rt_sigaction
   void* handler;
   unsigned long flags;
@@ -78,8 +92,8 @@ enum ChildStep : int {
 };
 
 // The child's report through the status pipe: two ints, the step and errno.
-[[noreturn]] __attribute__((no_sanitize("address", "thread", "undefined"), noinline)) void
-ChildFail(int pipe_w, ChildStep step, long err) {
+[[noreturn]] __attribute__((no_sanitize("address", "thread", "undefined"), noinline))
+GORT_CHILD_NO_COVERAGE void ChildFail(int pipe_w, ChildStep step, long err) {
   int report[2] = {step, static_cast<int>(-err)};
   Raw(SYS_write, pipe_w, reinterpret_cast<long>(report), sizeof(report));
   for (;;) Raw(SYS_exit_group, 253);
@@ -87,7 +101,8 @@ ChildFail(int pipe_w, ChildStep step, long err) {
 
 // The child. Go: forkAndExecInChild1. noinline so that it never shares a
 // frame with the parent's code.
-__attribute__((no_sanitize("address", "thread", "undefined"), noinline)) int ChildMain(void* arg) {
+__attribute__((no_sanitize("address", "thread", "undefined"), noinline)) GORT_CHILD_NO_COVERAGE int
+ChildMain(void* arg) {
   const ChildPlan* p = static_cast<const ChildPlan*>(arg);
   long r;
   // Caught signals back to SIG_DFL (ignored ones stay ignored, as exec
