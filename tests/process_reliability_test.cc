@@ -426,6 +426,68 @@ TEST_F(HostileHost, HostThreadWaitsForAnyChild) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// Bug 10. A parent with descriptors 0-2 closed: the runtime's own
+// descriptors (the shutdown eventfd, the status pipe) land on 0-2, and the
+// status pipe used to be moved out of the child's way only when it sat
+// below nfds, so an exec failure was lost and StartProcess reported
+// success. Every failure in the child must reach the parent.
+TEST_F(HostileHost, ParentWithStdioClosed) {
+  EXPECT_EXIT(
+      {
+        close(0);
+        close(1);
+        close(2);
+        // /dev/null for the children's stdio, kept above 2 so that the
+        // runtime's own descriptors take 0-2.
+        int null0 = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int dn = fcntl(null0, F_DUPFD_CLOEXEC, 10);
+        close(null0);
+        runtime::Run([dn] {
+          for (bool fixed : {true, false}) {
+            // The status pipe would sit on 1 and 2, which the files map
+            // overwrites in the child.
+            const ProcAttr quiet{.files = {dn, dn, dn}};
+            absl::StatusOr<pid_t> r = fixed ? syscall::StartProcess("/no/such", {"/no/such"}, quiet)
+                                            : syscall::ForkExec("/no/such", {"/no/such"}, quiet);
+            HOST_CHECK(!r.ok());
+            HOST_CHECK(r.status().message() == "fork/exec /no/such: no such file or directory");
+            r = fixed ? syscall::StartProcess("/no/such", {"/no/such"}, {})
+                      : syscall::ForkExec("/no/such", {"/no/such"}, {});
+            HOST_CHECK(!r.ok());
+            HOST_CHECK(r.status().message() == "fork/exec /no/such: no such file or directory");
+            // A plan shorter than 3: the child closes 1 and 2, where the
+            // status pipe would sit.
+            const ProcAttr stdin_only{.files = {dn}};
+            r = fixed ? syscall::StartProcess("/no/such", {"/no/such"}, stdin_only)
+                      : syscall::ForkExec("/no/such", {"/no/such"}, stdin_only);
+            HOST_CHECK(!r.ok());
+            HOST_CHECK(r.status().message() == "fork/exec /no/such: no such file or directory");
+            r = fixed ? syscall::StartProcess(kChild, {kChild}, ProcAttr{.dir = "/no/such/dir"})
+                      : syscall::ForkExec(kChild, {kChild}, ProcAttr{.dir = "/no/such/dir"});
+            HOST_CHECK(!r.ok());
+            HOST_CHECK(r.status().message() == "chdir /no/such/dir: no such file or directory");
+          }
+          auto p = syscall::StartProcess(kChild, {kChild, "exit", "3"}, ProcAttr{.files = {dn, dn, dn}});
+          HOST_CHECK(p.ok());
+          Waitmsg w;
+          HOST_CHECK(syscall::WaitProcess(*p, &w).ok() && w.ExitStatus() == 3);
+          // With the default files (0-2 as they are, here the runtime's own
+          // descriptors), the status pipe must not be among them either:
+          // the child would keep its write end open and StartProcess would
+          // return only when the child exits.
+          auto c = syscall::StartChild(kChild, {kChild, "sleep", "30000"}, {});
+          HOST_CHECK(c.ok());
+          char st = testing::ProcState(c->Pid());
+          HOST_CHECK(st != 0 && st != 'Z');  // still running once StartChild returned
+          HOST_CHECK(c->Signal(SIGKILL).ok());
+          HOST_CHECK(c->Wait(&w).ok() && w.Signal() == SIGKILL);
+          HOST_CHECK(syscall::PendingProcesses() == 0);
+        });
+        _exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 // --- Resource limits ---------------------------------------------------------
 // Each in a death-test child: limits are process-wide.
 
