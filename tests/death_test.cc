@@ -15,10 +15,7 @@ namespace {
 using runtime::Go;
 using runtime::internal::Sema;
 
-class DeathTest : public ::testing::Test {
- protected:
-  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
-};
+class DeathTest : public testing::ThreadsafeDeathTest {};
 
 #ifdef GORT_RANDOM_SCHEDULE
 // Randomized schedules: GORT_SCHEDULE_SEED is taken, and a fatal error

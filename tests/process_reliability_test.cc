@@ -295,10 +295,7 @@ TEST(ProcessLimits, ConcurrentSpawnsNearTheThreadLimit) {
 // Each runs in a death-test child (the signal disposition is process-wide)
 // and exits 0 only if every check held.
 
-class HostileHost : public ::testing::Test {
- protected:
-  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
-};
+class HostileHost : public testing::ThreadsafeDeathTest {};
 
 #define HOST_CHECK(cond)                                          \
   do {                                                            \
@@ -491,10 +488,7 @@ TEST_F(HostileHost, ParentWithStdioClosed) {
 // --- Resource limits ---------------------------------------------------------
 // Each in a death-test child: limits are process-wide.
 
-class ResourceLimits : public ::testing::Test {
- protected:
-  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
-};
+class ResourceLimits : public testing::ThreadsafeDeathTest {};
 
 // No descriptor left: StartProcess and ForkExec fail with "too many open
 // files" naming the program, and leave nothing behind; with the limit

@@ -359,10 +359,7 @@ TEST(ShutdownApi, BadOptionsAreRefusedAndLeaveNothingBehind) {
   EXPECT_FALSE(ran);
 }
 
-class ShutdownDeathTest : public ::testing::Test {
- protected:
-  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
-};
+class ShutdownDeathTest : public testing::ThreadsafeDeathTest {};
 
 // A destructor that waits for a runtime object while shutdown unwinds its
 // fiber used to hang forever (the Run thread slept as if it were a plain

@@ -65,17 +65,22 @@ void OneChild(std::mt19937& rng, Tally& t) {
                     << argv[1] << " " << argv[2];
     }
   };
+  // The start's result: false (counted as an error) if it failed.
+  auto started = [&](const absl::Status& s) {
+    if (!s.ok()) {
+      ADD_FAILURE() << s;
+      t.errors.fetch_add(1);
+      return false;
+    }
+    t.started.fetch_add(1);
+    return true;
+  };
+  Waitmsg w;
   switch (rng() % 3) {
     case 0: {  // by pid
       auto pid = syscall::StartProcess(kChild, argv, {});
-      if (!pid.ok()) {
-        ADD_FAILURE() << pid.status();
-        t.errors.fetch_add(1);
-        return;
-      }
-      t.started.fetch_add(1);
+      if (!started(pid.status())) return;
       if (kill) EXPECT_TRUE(syscall::Kill(*pid, SIGKILL).ok());
-      Waitmsg w;
       absl::Status s = syscall::WaitProcess(*pid, &w);
       EXPECT_TRUE(s.ok()) << s;
       check(s.ok(), w.ExitStatus(), w.Signal());
@@ -83,14 +88,8 @@ void OneChild(std::mt19937& rng, Tally& t) {
     }
     case 1: {  // a Child handle, waited twice
       auto c = syscall::StartChild(kChild, argv, {});
-      if (!c.ok()) {
-        ADD_FAILURE() << c.status();
-        t.errors.fetch_add(1);
-        return;
-      }
-      t.started.fetch_add(1);
+      if (!started(c.status())) return;
       if (kill) EXPECT_TRUE(c->Signal(SIGKILL).ok());
-      Waitmsg w;
       absl::Status s = c->Wait(&w);
       EXPECT_TRUE(s.ok()) << s;
       check(s.ok(), w.ExitStatus(), w.Signal());
@@ -99,12 +98,7 @@ void OneChild(std::mt19937& rng, Tally& t) {
     }
     default: {  // os::Process
       auto p = os::StartProcess(kChild, argv, {});
-      if (!p.ok()) {
-        ADD_FAILURE() << p.status();
-        t.errors.fetch_add(1);
-        return;
-      }
-      t.started.fetch_add(1);
+      if (!started(p.status())) return;
       if (kill) EXPECT_TRUE(p->Kill().ok());
       auto st = p->Wait();
       EXPECT_TRUE(st.ok()) << st.status();

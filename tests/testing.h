@@ -47,6 +47,13 @@ class ProcsTest : public ::testing::TestWithParam<int> {
   std::set<int> fds_before_;
 };
 
+// For suites of death tests: each runs in a re-executed child
+// ("threadsafe"), since the runtime's threads make a plain fork unsafe.
+class ThreadsafeDeathTest : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
 #define GORT_INSTANTIATE_PROCS(suite) \
   INSTANTIATE_TEST_SUITE_P(Procs, suite, ::testing::Values(1, 2, 4, 8), \
                            [](const auto& info) { return "procs" + std::to_string(info.param); })
