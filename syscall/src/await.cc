@@ -32,6 +32,15 @@ absl::flat_hash_map<pid_t, absl::Time>& Starts() {
   static auto* m = new absl::flat_hash_map<pid_t, absl::Time>;
   return *m;
 }
+
+// A reaped child's Waitmsg, but for `real` (the caller knows the start).
+void FillWaitmsg(Waitmsg* w, pid_t pid, int status, const struct rusage& ru) {
+  w->pid = pid;
+  w->status = status;
+  w->user = absl::DurationFromTimeval(ru.ru_utime);
+  w->sys = absl::DurationFromTimeval(ru.ru_stime);
+  w->msg = DescribeStatus(status, true);
+}
 }  // namespace
 
 std::string ErrnoText(int err) {
@@ -136,25 +145,14 @@ absl::Status Await(Waitmsg* w) {
   if (pid < 0) {
     return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("wait: ", internal::ErrnoText(err)));
   }
-  w->pid = pid;
-  w->status = status;
-  w->user = absl::DurationFromTimeval(ru.ru_utime);
-  w->sys = absl::DurationFromTimeval(ru.ru_stime);
+  internal::FillWaitmsg(w, pid, status, ru);
   w->real = internal::TakeElapsed(pid);
-  w->msg = DescribeStatus(status, true);
   return absl::OkStatus();
 }
 
 namespace internal {
 namespace {
 
-void FillWaitmsg(Waitmsg* w, pid_t pid, int status, const struct rusage& ru) {
-  w->pid = pid;
-  w->status = status;
-  w->user = absl::DurationFromTimeval(ru.ru_utime);
-  w->sys = absl::DurationFromTimeval(ru.ru_stime);
-  w->msg = DescribeStatus(status, true);
-}
 
 // Why a child we forked and never reaped is not there to be reaped: the
 // host's choices, said plainly.

@@ -216,26 +216,25 @@ absl::StatusOr<pid_t> StartProcess(const std::string& argv0, const std::vector<s
   return c->Pid();
 }
 
+namespace {
+// The wait map's entry for pid, or null.
+std::shared_ptr<Child::Rep> Find(pid_t pid) {
+  std::lock_guard<std::mutex> l(procs().mu);
+  auto it = procs().waits.find(pid);
+  return it != procs().waits.end() ? it->second : nullptr;
+}
+}  // namespace
+
 absl::Status WaitProcess(pid_t pid, Waitmsg* w) {
   runtime::internal::SchedulePoint();
-  std::shared_ptr<Child::Rep> rep;
-  {
-    std::lock_guard<std::mutex> l(procs().mu);
-    auto it = procs().waits.find(pid);
-    if (it != procs().waits.end()) rep = it->second;
-  }
+  std::shared_ptr<Child::Rep> rep = Find(pid);
   // No entry: never started here, or already waited.
   if (rep == nullptr) return absl::NotFoundError("wait: process not found");
   return Child(std::move(rep)).Wait(w);
 }
 
 absl::Status Kill(pid_t pid, int sig) {
-  std::shared_ptr<Child::Rep> rep;
-  {
-    std::lock_guard<std::mutex> l(procs().mu);
-    auto it = procs().waits.find(pid);
-    if (it != procs().waits.end()) rep = it->second;
-  }
+  std::shared_ptr<Child::Rep> rep = Find(pid);
   // A child of the wait map is signalled through its pidfd: once it has been
   // reaped this is ESRCH, never a signal to a process that reuses the pid.
   if (rep != nullptr) return Child(std::move(rep)).Signal(sig);
