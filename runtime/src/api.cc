@@ -21,6 +21,14 @@ using namespace internal;  // NOLINT: this file is the runtime's own front door
 
 namespace detail {
 
+namespace {
+// Ends a plain thread's entry into Go (announced in AllocFiber); a no-op on
+// an M.
+void LeaveForeignEntry() {
+  if (GetM() == nullptr) sched.foreign_entering.fetch_sub(1, std::memory_order_seq_cst);
+}
+}  // namespace
+
 NewFiber AllocFiber(std::size_t size, std::size_t align, void (*invoke)(void*, bool)) {
   if (GetM() == nullptr) {
     // A plain thread: announce the entry before checking for shutdown, so
@@ -45,7 +53,7 @@ NewFiber AllocFiber(std::size_t size, std::size_t align, void (*invoke)(void*, b
   try {
     g = NewG(size, align, invoke);
   } catch (...) {
-    if (GetM() == nullptr) sched.foreign_entering.fetch_sub(1, std::memory_order_seq_cst);
+    LeaveForeignEntry();
     throw;
   }
   return NewFiber{g, g->fn};
@@ -53,12 +61,12 @@ NewFiber AllocFiber(std::size_t size, std::size_t align, void (*invoke)(void*, b
 
 void StartFiber(void* g) {
   QueueNewG(static_cast<G*>(g));
-  if (GetM() == nullptr) sched.foreign_entering.fetch_sub(1, std::memory_order_seq_cst);
+  LeaveForeignEntry();
 }
 
 void AbandonFiber(void* g) {
   DropNewG(static_cast<G*>(g));
-  if (GetM() == nullptr) sched.foreign_entering.fetch_sub(1, std::memory_order_seq_cst);
+  LeaveForeignEntry();
 }
 
 }  // namespace detail
@@ -237,6 +245,7 @@ void ExitSyscall() {
   }
   // errno belongs to the thread the call ran on, which is this one until the
   // slow path below; the caller reads it after we return, maybe elsewhere.
+  // The fast paths leave it alone (the runtime's futex calls keep errno).
   const int saved_errno = errno;
   P* oldp = m->oldp;
   m->oldp = nullptr;
@@ -247,7 +256,6 @@ void ExitSyscall() {
       AcquireP(m, oldp);
       oldp->syscalltick.fetch_add(1, std::memory_order_relaxed);
       CasGStatus(g, GStatus::kSyscall, GStatus::kRunning);
-      errno = saved_errno;  // nothing here should touch it; cheap insurance
       return;
     }
   }
@@ -262,7 +270,6 @@ void ExitSyscall() {
     if (p != nullptr) {
       AcquireP(m, p);
       CasGStatus(g, GStatus::kSyscall, GStatus::kRunning);
-      errno = saved_errno;  // a contended sched.lock waits in futex (EAGAIN)
       return;
     }
   }

@@ -113,13 +113,11 @@ void BlockOrCleanup(Core* c, Waiter* w, WaitQueue* q, bool recv, F&& block) ABSL
     // The unwinding runs on the Run thread (m0), whose curg is this G.
     runtime::internal::M* m = GetM();
     runtime::internal::G* g = m != nullptr ? m->curg : nullptr;
-    if (g != nullptr && g->readied_before_unwind) {
-      if (recv && w->success) ops->destroy(w->data);
-      throw;
+    if (g == nullptr || !g->readied_before_unwind) {
+      LockGuard l(c->lock);
+      q->Remove(w);
     }
-    LockGuard l(c->lock);
-    q->Remove(w);
-    if (recv && w->success) ops->destroy(w->data);
+    if (recv && w->success) ops->destroy(w->data);  // off every queue now: ours alone
     throw;
   }
 }
