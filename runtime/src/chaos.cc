@@ -60,17 +60,24 @@ uint64_t ScheduleSeed() {
   return seed_value;
 }
 
-void ChaosPoint() {
-  // Called between a user's system call and its read of errno (lock
-  // releases in ExitSyscall): keep it.
-  const int saved_errno = errno;
+// The calling thread's next random number.
+uint64_t NextRandom() {
   static thread_local Stream s;
   if (!s.ready) {
     s.state = Mix(ScheduleSeed() ^ Mix(next_thread.fetch_add(1, std::memory_order_relaxed)));
     s.ready = true;
   }
   s.state = Mix(s.state);
-  const uint64_t r = s.state;
+  return s.state;
+}
+
+bool ChaosOneIn(uint32_t n) { return NextRandom() % n == 0; }
+
+void ChaosPoint() {
+  // Called between a user's system call and its read of errno (lock
+  // releases in ExitSyscall): keep it.
+  const int saved_errno = errno;
+  const uint64_t r = NextRandom();
   if ((r & 7) == 0) {
     sched_yield();  // 1 in 8: let another thread in
   } else if ((r & 0xff) == 1) {

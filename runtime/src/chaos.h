@@ -23,8 +23,12 @@ namespace gort::runtime::internal {
 #ifdef GORT_RANDOM_SCHEDULE
 void ChaosPoint();
 inline void SchedulePointHere() { ChaosPoint(); }
+// True once in n calls, at random: for injecting events that the real
+// system produces rarely (a stale wake-up left on an M's note).
+bool ChaosOneIn(uint32_t n);
 #else
 inline void SchedulePointHere() {}
+inline bool ChaosOneIn(uint32_t) { return false; }
 #endif
 
 // The seed in use; 0 when randomized schedules are not built in.

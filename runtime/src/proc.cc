@@ -830,7 +830,10 @@ StopResult StopM(M* m, int64_t timeout_ns = -1) {
     }
   }
   // A wake-up from StartM may still be on its way (we may have timed out
-  // first); it only costs the next sleep a spurious return.
+  // first); it only costs the next sleep a spurious return. Randomized
+  // schedules leave one behind on purpose, so that every later sleep on
+  // this note (StopM, StopLockedM) is tested against it.
+  if (ChaosOneIn(4)) m->park.Wakeup();
   AcquireP(m, p);
   return StopResult::kGotP;
 }
@@ -840,10 +843,10 @@ StopResult StopM(M* m, int64_t timeout_ns = -1) {
 bool StopLockedM(M* m) {
   if (m->p != nullptr) HandoffP(ReleaseP(m));
   IncIdleLocked(1);
-  m->park.Sleep();
-  m->park.Clear();
-  P* p;
-  {
+  P* p = nullptr;
+  while (p == nullptr) {
+    m->park.Sleep();
+    m->park.Clear();
     LockGuard l(sched.lock);
     p = m->nextp;
     m->nextp = nullptr;
@@ -851,8 +854,10 @@ bool StopLockedM(M* m) {
       if (p != nullptr) PidlePutMovingWork(p);
       return false;
     }
+    // p == nullptr is a stale wake-up: StopM may have taken its P after a
+    // timeout while StartM's Wakeup was still on its way, leaving the note
+    // set. Only StartLockedM (with a P) or shutdown ends this wait.
   }
-  if (p == nullptr) Throw("stoplockedm: woken without a p");
   AcquireP(m, p);
   return true;
 }
