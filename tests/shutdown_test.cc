@@ -98,12 +98,13 @@ __attribute__((noinline)) void ZeroErrno() {
 // busy fiber keeps overwriting).
 TEST_P(ShutdownTest, ErrnoSurvivesTheBracketAcrossThreads) {
   RunFibers([&] {
-    std::atomic<bool> stop{false};
+    std::atomic<bool> stop{false}, stopped{false};
     Go([&] {
       while (!stop.load()) {
         ZeroErrno();
         runtime::Gosched();
       }
+      stopped = true;
     });
     int moved = 0;
     const int rounds = testing::UnderTsan() ? 20 : 100;
@@ -119,6 +120,9 @@ TEST_P(ShutdownTest, ErrnoSurvivesTheBracketAcrossThreads) {
       if (runtime::ThreadID() != before) moved++;
     }
     stop = true;
+    // `stop` lives on this fiber's stack: wait until the other is done with
+    // it (ASan saw it read `stop` after this frame was gone).
+    testing::YieldUntil([&] { return stopped.load(); });
     // Not asserted (scheduling decides), but reported: how often the fiber
     // came back on another thread, which is when errno would have been lost.
     RecordProperty("migrations", moved);

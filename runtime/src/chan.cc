@@ -16,6 +16,8 @@
 #include "fatal.h"
 #include "gort/chan.h"
 #include "proc.h"
+#include "execute.h"
+#include "schedule.h"
 #include "wait.h"
 
 namespace gort {
@@ -88,11 +90,6 @@ void RecvFromSender(Core* c, Waiter* w, void* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED
     PutTail(c, w->data);
   }
   w->success = true;
-}
-
-runtime::internal::G* CurrentG() {
-  runtime::internal::M* m = GetM();
-  return (m != nullptr && !m->is_m0) ? m->curg : nullptr;
 }
 
 // Removes w from q if a shutdown unwinds its blocked owner. A receiver may
@@ -441,7 +438,7 @@ std::size_t SelectCases(Case* cases, std::size_t n) ABSL_NO_THREAD_SAFETY_ANALYS
   SelectState st;
   Scratch<Waiter, 8> ws_s;
   Waiter* ws = ws_s.Get(npoll);
-  runtime::internal::G* g = chan_internal::CurrentG();
+  runtime::internal::G* g = runtime::internal::CurrentG();
   for (std::size_t k = 0; k < npoll; k++) {
     std::size_t i = poll[k];
     Waiter& w = ws[k];

@@ -96,8 +96,11 @@ bool Note::SleepFor(int64_t ns) {
 
 void Lock::LockSlow() {
   // Spin a little (the holder is on another CPU and about to let go), then
-  // mark the lock contended and sleep. Go: lock2.
-  for (int i = 0; i < 100; i++) {
+  // yield once, then mark the lock contended and sleep. Go: lock2 (which
+  // spins active_spin * active_spin_cnt pauses and yields passive_spin
+  // times).
+  constexpr int kLockSpins = 100;
+  for (int i = 0; i < kLockSpins; i++) {
     uint32_t expected = 0;
     if (key_.load(std::memory_order_relaxed) == 0 &&
         key_.compare_exchange_weak(expected, 1, std::memory_order_acquire,

@@ -23,7 +23,6 @@ class Note {
   void Wakeup();                // any thread; idempotent until Clear
   void Sleep();                 // spins briefly, then futex-sleeps
   bool SleepFor(int64_t ns);    // false on timeout (the note stays clear)
-  bool Woken() const { return key_.load(std::memory_order_acquire) == 1; }
 
  private:
   std::atomic<uint32_t> key_{0};

@@ -10,6 +10,17 @@
 // sysmon: a thread that retakes Ps from Ms that sit in system calls.
 // Lock order: sched.lock, then sched.gflock / allglock; a Note is never held.
 // See runtime/DESIGN.md for the state tables and protocols.
+//
+// This header holds the data; the code is split along Go's seams, each part
+// with its own header:
+//   runq.h          local and global run queues        (runq.cc)
+//   galloc.h        G allocation, free lists, stacks    (galloc.cc)
+//   mthread.h       M lifecycle, the template thread    (mthread.cc)
+//   schedule.h      finding work, P hand-off, ready     (schedule.cc)
+//   execute.h       running a G, switches, park, exit   (execute.cc)
+//   syscall_bracket.h  EnterSyscall / ExitSyscall paths (syscall_bracket.cc)
+//   deadlock.h      deadlock detection, plain threads  (deadlock.cc)
+//   timers.h, sysmon.h, signals.h                       (timers.cc, ...)
 #ifndef GORT_RUNTIME_SRC_PROC_H_
 #define GORT_RUNTIME_SRC_PROC_H_
 
@@ -23,6 +34,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "futex.h"
+#include "gort/runtime.h"
 #include "stack.h"
 #include "switch.h"
 
@@ -60,42 +72,9 @@ enum class PStatus : uint32_t {
   kSyscall,  // its M is in a system call; sysmon or the M may take it (CAS)
   kDead,     // not in use (index >= GOMAXPROCS)
 };
+const char* PStatusName(PStatus s);
 
-// What a G asks its M's g0 to do after switching away (Go: mcall's fn).
-enum class SwitchKind { kGosched, kPark, kExit, kExitSyscall };
-struct SwitchRequest {
-  SwitchKind kind;
-  bool (*unlock)(void* arg) = nullptr;  // kPark: runs once the G is saved (on g0, or
-  void* arg = nullptr;                  // on the next G); false: do not park after all
-};
-
-// What is handed to a G when it is switched to: the M it now runs on, and,
-// when the previous G switched straight to it (no g0 in between), that G and
-// its request, which the resumed side carries out once the switch has saved
-// the previous G's context.
-struct ResumeInfo {
-  M* m;
-  G* prev = nullptr;
-  SwitchRequest* req = nullptr;
-};
-
-// A timer in some P's heap. fn runs once `when` (CLOCK_MONOTONIC ns) has
-// passed, on whatever M checks that P's timers, with no lock held; it must
-// not block (it readies a fiber or sends on a buffered channel). release,
-// if set, runs after fn (the heap's reference to the timer's owner).
-struct TimerNode {
-  int64_t when = 0;
-  // Called by whichever M runs the timer, with `seq` as it was when the node
-  // was added: an owner that re-arms or stops the timer bumps its own count,
-  // and fn compares, so that a firing already under way when the owner
-  // changed its mind delivers nothing (Go 1.23: timer.seq).
-  void (*fn)(void* arg, uint64_t seq) = nullptr;
-  void* arg = nullptr;
-  uint64_t seq = 0;
-  void (*release)(void* arg) = nullptr;
-  std::atomic<P*> p{nullptr};  // the heap holding it; written under that P's timers_lock
-  int index = -1;
-};
+struct TimerNode;  // timers.h
 
 struct G {
   Context ctx = nullptr;  // saved context while not running
@@ -103,12 +82,11 @@ struct G {
   std::atomic<GStatus> status{GStatus::kIdle};
   uint64_t id = 0;
   M* m = nullptr;        // the M running it (kRunning, kSyscall)
-  M* lockedm = nullptr;  // the M it is locked to (lock_ext + lock_int > 0)
-  uint32_t lock_ext = 0, lock_int = 0;
+  M* lockedm = nullptr;  // the M it is locked to (lock_ext > 0)
+  uint32_t lock_ext = 0;   // LockOSThread nesting depth
   G* schedlink = nullptr;  // global run queue / free lists
   void (*invoke)(void*, bool) = nullptr;
   void* fn = nullptr;      // the callable, on this G's stack
-  bool started = false;
   bool is_main = false;
   std::atomic<bool> unwinding{false};  // set at shutdown: throw ForcedUnwind on resume
   // Set with `unwinding`: the G had been readied (its wait completed by a
@@ -117,7 +95,6 @@ struct G {
   EhState eh;
   void* asan_fake = nullptr;
   void* tsan_fiber = nullptr;
-  void* param = nullptr;  // passed from a readier to the readied G (wait queues)
 };
 
 struct M {
@@ -202,6 +179,9 @@ struct Sched {
   std::vector<M*> allm ABSL_GUARDED_BY(lock);  // every M of this Run, exited ones too
 
   std::atomic<int> gomaxprocs{0};
+  // The CPUs this process may run on, as Run found them (NumCPU, cached for
+  // the spinning decisions). 0 outside Run.
+  std::atomic<int> ncpu{0};
   // allp[0, nallp) are allocated; an entry is written once, before nallp and
   // gomaxprocs (release) cover it, and read after an acquire load of either.
   std::atomic<int> nallp{0};
@@ -241,7 +221,7 @@ struct Sched {
   std::atomic<int64_t> timer_sleep_until{INT64_MAX};
 
   std::size_t stack_size = kDefaultStackSize;
-  int max_threads = 10000;
+  int max_threads = kDefaultMaxThreads;
   std::atomic<int> nthreads{0};  // every thread the runtime created and has not joined
   Note main_done;
   std::atomic<bool> main_finished{false};
@@ -268,63 +248,27 @@ inline void CasGStatus(G* g, GStatus from, GStatus to) {
   g->status.store(to, std::memory_order_release);
 }
 
-// Run queues (proc.cc).
-void RunqPut(P* p, G* g, bool next);   // owner P only
-G* RunqGet(P* p);                      // owner P only
-bool RunqEmpty(P* p);                  // any M
-void GlobRunqPut(G* g) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
+// The fiber the caller runs on and its P, when the caller runs on one of the
+// scheduler's Ms: null on a plain thread, on g0, and on the Run thread (m0),
+// whose fibers are only being unwound at shutdown and own no P.
+inline G* CurrentG(M* m = GetM()) { return m != nullptr && !m->is_m0 ? m->curg : nullptr; }
+inline P* CurrentP(M* m = GetM()) { return m != nullptr && !m->is_m0 ? m->p : nullptr; }
 
-// Scheduling (proc.cc).
-void Ready(G* g);      // any thread: waiting -> runnable, queue it, wake a P
-void WakeP();          // any thread: start a spinning M if a P is idle and nobody spins
-void Park(bool (*unlock)(void*), void* arg);  // the running G only; may park
-void ParkG(G* g, bool (*unlock)(void*), void* arg);  // g: the running G
-void Mcall(G* g, SwitchRequest* req);          // the running G only
-// Mcall that never throws the shutdown unwind on return (ExitSyscall, which
-// runs in destructors): the fiber is unwound at its next park point instead.
-void McallNoUnwind(G* g, SwitchRequest* req);
-// A fiber being unwound at shutdown tried to block (it runs on the Run
-// thread, and nothing will ever ready it): outside a destructor, throws
-// ForcedUnwind so that the unwinding goes on from there; inside one (an
-// exception is in flight), a fatal error naming the fiber. Never a hang.
-[[noreturn]] void BlockedWhileUnwinding(G* g);
-void SetErrno(int e);  // on the calling thread, whatever thread that is now
-void Yield(G* g);                              // the running G only (Gosched)
-void HandoffP(P* p);   // any M without P: give p to someone or make it idle
-void StartM(P* p, bool spinning);
-P* PidleGet() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
-void PidlePut(P* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
-void AcquireP(M* m, P* p);
-P* ReleaseP(M* m);
-void IncIdleLocked(int v);
-enum class DeadState { kAlive, kDeadlock, kNoGoroutines };
-DeadState EvalDead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
-void CheckDead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
-[[noreturn]] void ThrowDead(DeadState s);
-constexpr int64_t kDeadlockGraceNs = 100 * 1000 * 1000;  // see CheckDead
-void RegisterForeignThread();  // a plain thread that uses the runtime
-uint32_t FastRand(M* m);
+// P status changes, checked as G status changes are. SetPStatus is for the
+// P's owner (the M holding it, or whoever took it off the idle list);
+// CasPStatus for a P that another thread may take at the same time (a P in
+// a system call, which sysmon and its M race for).
+[[noreturn]] void BadPStatus(P* p, PStatus cur, PStatus from, PStatus to);
+inline void SetPStatus(P* p, PStatus from, PStatus to) {
+  PStatus cur = p->status.load(std::memory_order_acquire);
+  if (__builtin_expect(cur != from, 0)) BadPStatus(p, cur, from, to);
+  p->status.store(to, std::memory_order_release);
+}
+inline bool CasPStatus(P* p, PStatus from, PStatus to) {
+  return p->status.compare_exchange_strong(from, to, std::memory_order_acq_rel);
+}
 
-// timers.cc. Go: addtimer, deltimer, checkTimers.
-void AddTimer(TimerNode* t);         // any thread; the runtime must be running
-bool DelTimer(TimerNode* t);         // true if it was pending (and now is not)
-int RunTimers(P* p, int64_t now);    // runs p's expired timers; returns how many
-void RunAllTimers(int64_t now);      // every P's (an M without P)
-int64_t EarliestTimer();             // 0: none
-void ClearTimers();                  // shutdown: drop every pending timer
-
-// sysmon.cc
-void SysmonStart();
-void SysmonStop();
-void SysmonWake();
-
-// signals.cc
-void SignalsInstall();
-void SignalsUninstall();
-void MSignalStackInit(M* m);
-void MSignalStackFree(M* m);
-[[noreturn]] void FatalStackOverflow(G* g);
-[[noreturn]] void PanicAbort(G* g, const char* what);
+uint32_t FastRand(M* m);  // per-M xorshift
 
 // Thrown into a fiber's stack to unwind it (Goexit, shutdown). Deliberately
 // not a std::exception.

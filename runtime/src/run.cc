@@ -20,19 +20,18 @@
 #include "absl/strings/str_cat.h"
 #include "fatal.h"
 #include "gort/runtime.h"
+#include "deadlock.h"
+#include "execute.h"
+#include "galloc.h"
+#include "mthread.h"
 #include "proc.h"
+#include "runq.h"
+#include "schedule.h"
+#include "signals.h"
+#include "sysmon.h"
+#include "timers.h"
 
 namespace gort::runtime {
-namespace internal {
-G* NewG(std::size_t size, std::size_t align, void (*invoke)(void*, bool));
-void SetRunThread(bool v);
-void ShutdownWakeAllMs();
-void JoinAllMs();
-void UnwindG(M* m0, G* g);
-void InitM0(M* m0);
-void TemplateThreadStart();
-void TemplateThreadStop();
-}  // namespace internal
 
 using namespace internal;  // NOLINT
 
@@ -159,7 +158,7 @@ absl::Status CheckOptions(const Options& o) {
   if (o.max_threads < 0 || (o.max_threads > 0 && o.max_threads < kMinThreads)) {
     return absl::InvalidArgumentError(
         absl::StrCat("gort: runtime::Run: Options::max_threads is ", o.max_threads,
-                     "; want 0 (the default, 10000) or at least ", kMinThreads,
+                     "; want 0 (the default, ", kDefaultMaxThreads, ") or at least ", kMinThreads,
                      " (sysmon, the template thread and one M)"));
   }
   return absl::OkStatus();
@@ -188,6 +187,14 @@ void RollBackStart() {
 
 }  // namespace
 
+namespace {
+// The last step of every way out of Run: the runtime may be started again.
+void EndRun() {
+  SetRunThread(false);
+  sched.running.store(false, std::memory_order_release);
+}
+}  // namespace
+
 int Run(std::function<void()> main_fiber, Options options) {
   if (GetM() != nullptr) throw Panic("gort: runtime::Run called from a fiber (Run is not re-entrant)");
   if (absl::Status st = CheckOptions(options); !st.ok()) throw Panic(std::string(st.message()));
@@ -199,7 +206,8 @@ int Run(std::function<void()> main_fiber, Options options) {
   int procs = DefaultProcs(options.procs);
   sched.stack_size = options.stack_size == 0 ? kDefaultStackSize
                                              : std::max(options.stack_size, kMinStackSize);
-  sched.max_threads = options.max_threads > 0 ? options.max_threads : 10000;
+  sched.max_threads = options.max_threads > 0 ? options.max_threads : kDefaultMaxThreads;
+  sched.ncpu.store(NumCPU(), std::memory_order_relaxed);
   sched.shutdown.store(false, std::memory_order_seq_cst);
   sched.main_finished.store(false, std::memory_order_relaxed);
   sched.main_done.Clear();
@@ -227,22 +235,19 @@ int Run(std::function<void()> main_fiber, Options options) {
     SysmonStart();
   } catch (...) {
     RollBackStart();
-    SetRunThread(false);
-    sched.running.store(false, std::memory_order_release);
+    EndRun();
     throw;
   }
   try {
     StartMainFiber(&main_fiber);
   } catch (...) {  // no stack for the main fiber: stop what was started
     Shutdown();
-    SetRunThread(false);
-    sched.running.store(false, std::memory_order_release);
+    EndRun();
     throw;
   }
   sched.main_done.Sleep();
   Shutdown();
-  SetRunThread(false);
-  sched.running.store(false, std::memory_order_release);
+  EndRun();
   return 0;
 }
 

@@ -2,6 +2,8 @@
 
 #include "gort/runtime.h"
 #include "proc.h"
+#include "execute.h"
+#include "schedule.h"
 #include "wait.h"
 
 namespace gort::runtime::internal {

@@ -9,6 +9,7 @@
 
 #include "fatal.h"
 #include "proc.h"
+#include "signals.h"
 
 namespace gort::runtime::internal {
 namespace {

@@ -23,7 +23,6 @@ struct Stack {
   char* hi = nullptr;      // one past the highest usable byte
   bool guarded = false;
   std::size_t size() const { return static_cast<std::size_t>(hi - lo); }
-  char* guard_lo() const { return guarded ? map : nullptr; }
 };
 
 constexpr std::size_t kDefaultStackSize = 256 * 1024;

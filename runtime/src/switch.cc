@@ -12,6 +12,8 @@
 // through other headers anyway.
 #include <cxxabi.h>
 
+#include <cstddef>
+
 #include <boost/context/detail/fcontext.hpp>
 
 namespace bctx = boost::context::detail;
@@ -24,16 +26,34 @@ struct EhGlobalsLayout {  // the layout of __cxa_eh_globals in the Itanium C++ A
   unsigned int uncaughtExceptions;
 };
 
-void Trampoline(bctx::transfer_t t) { GMain(Transfer{t.fctx, t.data}); }
+// make_fcontext's entry is called from assembly with a transfer_t in the
+// registers a two-pointer struct is passed in; Transfer is that struct, so
+// the scheduler's entry can be handed over as it is.
+static_assert(sizeof(Transfer) == sizeof(bctx::transfer_t) &&
+              alignof(Transfer) == alignof(bctx::transfer_t) &&
+              offsetof(Transfer, from) == offsetof(bctx::transfer_t, fctx) &&
+              offsetof(Transfer, data) == offsetof(bctx::transfer_t, data));
 
 }  // namespace
 
-Context MakeContext(void* sp, std::size_t size) { return bctx::make_fcontext(sp, size, &Trampoline); }
+Context MakeContext(void* sp, std::size_t size, void (*entry)(Transfer)) {
+  // Through void (*)(), the generic function pointer type, which compilers
+  // accept as a cast between function types.
+  return bctx::make_fcontext(
+      sp, size, reinterpret_cast<void (*)(bctx::transfer_t)>(reinterpret_cast<void (*)()>(entry)));
+}
 
-Transfer Jump(Context to, void* data) {
-  bctx::transfer_t t = bctx::jump_fcontext(static_cast<bctx::fcontext_t>(to), data);
+Transfer SwitchTo(const SwitchTarget& to, void* data, void** fake_slot, void* eh_globals,
+                  EhState* eh) {
+  if (eh != nullptr) SaveEh(eh_globals, eh);
+  AsanStart(fake_slot, to.stack_lo, to.stack_size);
+  TsanSwitchTo(to.tsan_fiber);
+  bctx::transfer_t t = bctx::jump_fcontext(static_cast<bctx::fcontext_t>(to.ctx), data);
+  AsanFinish(fake_slot != nullptr ? *fake_slot : nullptr);
   return Transfer{t.fctx, t.data};
 }
+
+void BeginFiber() { AsanFinish(nullptr); }
 
 void* ThreadEhGlobals() { return abi::__cxa_get_globals(); }
 

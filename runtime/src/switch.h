@@ -42,12 +42,9 @@ struct Transfer {
 };
 using Context = void*;
 
-// A new context on [sp - size, sp) that will run GMain(Transfer) when first
-// switched to. GMain must never return.
-Context MakeContext(void* sp, std::size_t size);
-// Switches to `to`, handing it `data`; returns when something switches back.
-Transfer Jump(Context to, void* data);
-void GMain(Transfer t);  // defined by the scheduler (proc.cc)
+// A new context on [sp - size, sp) that will run entry(Transfer) when first
+// switched to. entry must never return.
+Context MakeContext(void* sp, std::size_t size, void (*entry)(Transfer));
 
 // The C++ runtime keeps the "exceptions being handled" chain and the uncaught
 // count per thread. A fiber that parks inside a catch block and resumes on
@@ -62,6 +59,34 @@ struct EhState {
 void* ThreadEhGlobals();
 void SaveEh(void* thread_globals, EhState* into);  // and clears the thread's
 void RestoreEh(void* thread_globals, const EhState& from);
+
+// Where a switch goes: its context, and for the sanitizers the stack it
+// runs on and its TSan fiber.
+struct SwitchTarget {
+  Context ctx;
+  const void* stack_lo;
+  std::size_t stack_size;
+  void* tsan_fiber;
+};
+
+// The one switch sequence; every switch of the runtime goes through it:
+//   1. the leaving fiber's C++ exception state is saved into *eh and the
+//      thread's cleared (eh null: the leaving side is g0, which has none, or
+//      a fiber that is dying);
+//   2. ASan learns the stack we go to and where to keep the leaving side's
+//      fake stack (fake_slot null: the leaving fiber is dying, and ASan
+//      frees its fake stack);
+//   3. TSan learns the fiber we go to;
+//   4. the jump, handing `data` to the other side;
+//   5. on return (something switched back to us, maybe on another thread),
+//      ASan's switch back is completed with the same slot.
+// Restoring the exception state is the resumed side's own step (RestoreEh),
+// since it needs the globals of the thread it resumed on. Returns what the
+// switcher handed over.
+Transfer SwitchTo(const SwitchTarget& to, void* data, void** fake_slot, void* eh_globals = nullptr,
+                  EhState* eh = nullptr);
+// The first step of a new context: completes ASan's switch into it.
+void BeginFiber();
 
 // Sanitizer annotations (no-ops in plain builds).
 inline void AsanStart(void** fake_save, const void* bottom, std::size_t size) {

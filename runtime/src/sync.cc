@@ -5,6 +5,7 @@
 #include "fatal.h"
 #include "gort/runtime.h"
 #include "proc.h"
+#include "runq.h"
 #include "semtable.h"
 
 namespace gort::sync {
@@ -16,16 +17,21 @@ using runtime::internal::SemRelease;
 
 namespace {
 
-constexpr int32_t kLocked = 1;
+// Mutex::state_ bits beside kLocked (1, in sync.h, for the inline fast path).
 constexpr int32_t kWoken = 2;
 constexpr int32_t kStarving = 4;
 constexpr int kWaiterShift = 3;
 constexpr int64_t kStarvationThresholdNs = 1000 * 1000;  // 1 ms
 
+// A contended Lock spins at most kActiveSpin times, kActiveSpinCount pause
+// instructions each, before it queues. Go: active_spin, active_spin_cnt.
+constexpr int kActiveSpin = 4;
+constexpr int kActiveSpinCount = 30;
+
 // Spinning makes sense only on a multicore machine with other Ps running
 // and nothing queued on ours. Go: sync_runtime_canSpin.
 bool CanSpin(int iter) {
-  if (iter >= 4 || runtime::NumCPU() <= 1) return false;
+  if (iter >= kActiveSpin || runtime::internal::sched.ncpu.load(std::memory_order_relaxed) <= 1) return false;
   runtime::internal::M* m = runtime::internal::GetM();
   if (m == nullptr || m->p == nullptr) return true;  // a plain thread
   auto& s = runtime::internal::sched;
@@ -37,7 +43,7 @@ bool CanSpin(int iter) {
 }
 
 void DoSpin() {
-  for (int i = 0; i < 30; i++) CpuRelax();
+  for (int i = 0; i < kActiveSpinCount; i++) CpuRelax();
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
-// sysmon: a thread without a P that retakes Ps from Ms stuck in system calls.
-// It wakes every 20 us while there is something to retake and backs off
-// (doubling, up to 10 ms) while idle, as Go's sysmon does. Go: sysmon, retake.
+// sysmon: see sysmon.h. It wakes every kMinDelayUs while there is something
+// to retake and backs off (doubling, up to kMaxDelayUs) while idle, as Go's
+// sysmon does. Go: sysmon, retake.
+#include "sysmon.h"
+
 #include <pthread.h>
 
 #include <cstring>
@@ -8,12 +10,14 @@
 
 #include "fatal.h"
 #include "gort/panic.h"
+#include "deadlock.h"
+#include "mthread.h"
 #include "proc.h"
+#include "runq.h"
+#include "schedule.h"
+#include "timers.h"
 
 namespace gort::runtime::internal {
-
-void CountThread();
-void SetRunThread(bool v);
 
 namespace {
 
@@ -24,7 +28,15 @@ struct Sysmon {
   Note wake;
 } sysmon;
 
-constexpr int64_t kRetakeSlackNs = 10 * 1000 * 1000;  // 10 ms
+// A P in a system call with no work queued, while others can take new work,
+// is left alone for this long: taking it would only slow its M's exit.
+constexpr int64_t kRetakeSlackNs = 10 * 1000 * 1000;
+// sysmon's sleep: kMinDelayUs while it finds something to retake; after
+// kIdleRoundsBeforeBackoff idle rounds it doubles, up to kMaxDelayUs. Go:
+// sysmon's usleep(delay) with 20 us, 50 rounds and 10 ms.
+constexpr int64_t kMinDelayUs = 20;
+constexpr int kIdleRoundsBeforeBackoff = 50;
+constexpr int64_t kMaxDelayUs = 10 * 1000;
 
 // Retakes Ps that have been in the same system call for a whole sysmon tick.
 // Returns how many it took.
@@ -50,8 +62,7 @@ int Retake(int64_t now) {
         p->sysmon_when + kRetakeSlackNs > now) {
       continue;
     }
-    PStatus expected = PStatus::kSyscall;
-    if (p->status.compare_exchange_strong(expected, PStatus::kIdle, std::memory_order_acq_rel)) {
+    if (CasPStatus(p, PStatus::kSyscall, PStatus::kIdle)) {
       p->syscalltick.fetch_add(1, std::memory_order_relaxed);
       n++;
       HandoffP(p);
@@ -68,15 +79,15 @@ constexpr int64_t kTimerOverdueNs = 1000 * 1000;
 
 void* SysmonMain(void*) {
   SetRunThread(true);  // readying fibers from here is the runtime's own doing
-  int64_t delay_us = 20;
+  int64_t delay_us = kMinDelayUs;
   int idle = 0;
   while (!sysmon.stop.load(std::memory_order_acquire)) {
     if (idle == 0) {
-      delay_us = 20;
-    } else if (idle > 50) {
+      delay_us = kMinDelayUs;
+    } else if (idle > kIdleRoundsBeforeBackoff) {
       delay_us *= 2;
     }
-    if (delay_us > 10 * 1000) delay_us = 10 * 1000;
+    if (delay_us > kMaxDelayUs) delay_us = kMaxDelayUs;
     int64_t sleep_ns = delay_us * 1000;
     {
       LockGuard l(sched.lock);

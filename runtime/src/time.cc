@@ -5,6 +5,9 @@
 #include "fatal.h"
 #include "gort/runtime.h"
 #include "proc.h"
+#include "execute.h"
+#include "schedule.h"
+#include "timers.h"
 
 namespace gort::time {
 
@@ -41,7 +44,7 @@ void Sleep(absl::Duration d) {
   if (m != nullptr && m->is_m0 && d > absl::ZeroDuration()) {
     runtime::internal::BlockedWhileUnwinding(m->curg);  // shutdown is unwinding this fiber
   }
-  G* g = (m != nullptr && !m->is_m0) ? m->curg : nullptr;
+  G* g = CurrentG(m);
   if (g == nullptr) {
     absl::SleepFor(d);
     return;

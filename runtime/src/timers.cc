@@ -5,8 +5,10 @@
 // and one heap entry. Go: runtime/time.go (addtimer, deltimer, checkTimers).
 #include <algorithm>
 
+#include "timers.h"
+
 #include "fatal.h"
-#include "proc.h"
+#include "schedule.h"
 
 namespace gort::runtime::internal {
 namespace {
@@ -38,7 +40,15 @@ void SiftDown(std::vector<TimerNode*>& h, int i) {
   }
 }
 
-void RemoveAt(std::vector<TimerNode*>& h, int i) {
+}  // namespace
+
+void TimerHeapPush(std::vector<TimerNode*>& h, TimerNode* t) {
+  t->index = static_cast<int>(h.size());
+  h.push_back(t);
+  SiftUp(h, t->index);
+}
+
+void TimerHeapRemoveAt(std::vector<TimerNode*>& h, int i) {
   int last = static_cast<int>(h.size()) - 1;
   if (i != last) {
     h[i] = h[last];
@@ -50,6 +60,8 @@ void RemoveAt(std::vector<TimerNode*>& h, int i) {
     SiftUp(h, i);
   }
 }
+
+namespace {
 
 void UpdateTimer0(P* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->timers_lock) {
   p->timer0_when.store(p->timers.empty() ? 0 : p->timers[0]->when, std::memory_order_release);
@@ -70,8 +82,7 @@ void WakeForTimer(int64_t when) {
 }  // namespace
 
 void AddTimer(TimerNode* t) {
-  M* m = GetM();
-  P* p = (m != nullptr && !m->is_m0) ? m->p : nullptr;
+  P* p = CurrentP();
   if (p == nullptr) {
     // A plain thread (or an M in a system call): any P's heap will do.
     int procs = std::max(1, sched.gomaxprocs.load(std::memory_order_acquire));
@@ -84,9 +95,7 @@ void AddTimer(TimerNode* t) {
   const int64_t when = t->when;
   {
     LockGuard l(p->timers_lock);
-    t->index = static_cast<int>(p->timers.size());
-    p->timers.push_back(t);
-    SiftUp(p->timers, t->index);
+    TimerHeapPush(p->timers, t);
     t->p.store(p, std::memory_order_release);
     UpdateTimer0(p);
   }
@@ -100,7 +109,7 @@ bool DelTimer(TimerNode* t) {
     if (p == nullptr) return false;  // fired (or firing), or never added
     LockGuard l(p->timers_lock);
     if (t->p.load(std::memory_order_relaxed) != p) continue;  // moved meanwhile
-    RemoveAt(p->timers, t->index);
+    TimerHeapRemoveAt(p->timers, t->index);
     t->p.store(nullptr, std::memory_order_release);
     t->index = -1;
     UpdateTimer0(p);
@@ -128,7 +137,7 @@ int RunTimers(P* p, int64_t now) {
     LockGuard l(p->timers_lock);
     while (n < 64 && !p->timers.empty() && p->timers[0]->when <= now) {
       TimerNode* t = p->timers[0];
-      RemoveAt(p->timers, 0);
+      TimerHeapRemoveAt(p->timers, 0);
       due[n++] = Due{t->fn, t->arg, t->seq, t->release};
       t->index = -1;
       t->p.store(nullptr, std::memory_order_release);

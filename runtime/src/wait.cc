@@ -2,6 +2,9 @@
 
 #include "fatal.h"
 #include "proc.h"
+#include "deadlock.h"
+#include "execute.h"
+#include "schedule.h"
 
 namespace gort::runtime::internal {
 namespace {
@@ -41,12 +44,12 @@ void BlockOn(M* m, G* g, Waiter* w, void (*unlock)(void*), void* arg) {
 
 void BlockWith(Waiter* w, void (*unlock)(void*), void* arg) {
   M* m = GetM();
-  BlockOn(m, (m != nullptr && !m->is_m0) ? m->curg : nullptr, w, unlock, arg);
+  BlockOn(m, CurrentG(m), w, unlock, arg);
 }
 
 void Block(Waiter* w, Lock* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   M* m = GetM();
-  w->g = (m != nullptr && !m->is_m0) ? m->curg : nullptr;
+  w->g = CurrentG(m);
   BlockOn(m, w->g, w, &UnlockLock, l);
 }
 

@@ -35,10 +35,13 @@
 
 namespace gort::runtime {
 
+// The default thread limit, Go's (debug.SetMaxThreads).
+inline constexpr int kDefaultMaxThreads = 10000;
+
 struct Options {
   int procs = 0;               // Ps; 0: $GORT_MAXPROCS, else the number of CPUs
   std::size_t stack_size = 0;  // bytes per fiber stack; 0: the default (256 KiB, >= 64 KiB)
-  int max_threads = 10000;     // Ms; going past it aborts with a clear message, as Go does
+  int max_threads = kDefaultMaxThreads;  // threads; going past it aborts with a clear message, as Go does
 };
 
 // Starts the scheduler, runs `main_fiber` as a fiber and returns 0 once it has

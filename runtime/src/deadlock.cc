@@ -1,0 +1,99 @@
+// Deadlock detection: see deadlock.h. Protocol: the counts it reads (idle
+// Ms, locked idle Ms, plain threads) change under sched.lock, and every
+// change that can make the state dead calls CheckDead under that lock; the
+// wakers counted by atomics (timers, ExternalWakers) call it when the last
+// one goes. sysmon confirms a suspect state after kDeadlockGraceNs.
+#include "deadlock.h"
+
+#include "fatal.h"
+#include "sysmon.h"
+
+namespace gort::runtime::internal {
+
+void IncIdleLocked(int v) {
+  LockGuard l(sched.lock);
+  sched.nmidlelocked += v;
+  if (v > 0) CheckDead();
+}
+
+// Go: checkdead's test.
+DeadState EvalDead() {
+  if (!sched.running.load(std::memory_order_relaxed) ||
+      sched.shutdown.load(std::memory_order_relaxed) ||
+      sched.main_finished.load(std::memory_order_relaxed)) {
+    return DeadState::kAlive;
+  }
+  int run = sched.mcount - sched.nmidle - sched.nmidlelocked;
+  if (run > 0) return DeadState::kAlive;
+  if (run < 0) {
+    WriteErr("runtime: checkdead: nmidle=");
+    WriteErrNum(static_cast<uint64_t>(sched.nmidle));
+    WriteErr(" nmidlelocked=");
+    WriteErrNum(static_cast<uint64_t>(sched.nmidlelocked));
+    WriteErr(" mcount=");
+    WriteErrNum(static_cast<uint64_t>(sched.mcount));
+    WriteErr("\n");
+    Throw("checkdead: inconsistent counts");
+  }
+  if (sched.nforeign > 0) return DeadState::kAlive;
+  if (sched.ntimers.load(std::memory_order_acquire) > 0) return DeadState::kAlive;  // a sleeper will wake
+  if (sched.nexternal_wakers.load(std::memory_order_acquire) > 0) return DeadState::kAlive;
+  if (sched.runq_size.load(std::memory_order_relaxed) > 0) return DeadState::kAlive;  // a wake-up is in flight
+  if (sched.main_goexited && sched.ngoroutines.load(std::memory_order_relaxed) == 0) {
+    return DeadState::kNoGoroutines;
+  }
+  return DeadState::kDeadlock;
+}
+
+// Caller holds sched.lock. Called whenever an M goes idle or a waker goes
+// away. Go aborts at once; gort lets sysmon confirm the state after a grace
+// period, because a plain thread of the embedding program that has not
+// touched the runtime yet may be about to ready a fiber (Go has no such
+// threads; an embedded runtime does). Go: checkdead.
+void CheckDead() {
+  if (EvalDead() == DeadState::kAlive) return;
+  if (!sched.deadlock_suspect) {
+    sched.deadlock_suspect = true;
+    sched.deadlock_since = Nanotime();
+    SysmonWake();
+  }
+}
+
+void ThrowDead(DeadState s) {
+  if (s == DeadState::kNoGoroutines) Throw("no goroutines (main called runtime.Goexit) - deadlock!");
+  Throw("all goroutines are asleep - deadlock!");
+}
+
+namespace {
+
+struct ForeignRegistration {
+  uint64_t generation = 0;
+  ~ForeignRegistration() {
+    if (generation == 0) return;
+    LockGuard l(sched.lock);
+    if (generation == sched.generation && sched.running.load(std::memory_order_relaxed)) {
+      sched.nforeign--;
+      CheckDead();
+    }
+  }
+};
+thread_local ForeignRegistration tls_foreign;
+thread_local bool tls_is_run_thread = false;
+
+}  // namespace
+
+// A plain thread (not an M) is about to ready a fiber or block on a runtime
+// object. While it lives it may do so again, so parked fibers are not
+// deadlocked. Any plain thread.
+void RegisterForeignThread() {
+  if (tls_is_run_thread) return;
+  LockGuard l(sched.lock);
+  if (tls_foreign.generation != sched.generation) {
+    tls_foreign.generation = sched.generation;
+    sched.nforeign++;
+  }
+}
+
+void SetRunThread(bool v) { tls_is_run_thread = v; }
+
+}  // namespace gort::runtime::internal

@@ -1,0 +1,259 @@
+// M lifecycle: see mthread.h. Protocol:
+//   - An M is allocated (AllocM, under sched.lock: counted in mcount and
+//     allm) before its thread exists; its creator then writes m->thread and
+//     sets m->created, which MStart waits for, so that the M cannot exit
+//     (and be joined) while its creator still touches it.
+//   - An M that leaves Schedule sets m->exited under sched.lock; the next
+//     NewM joins and frees such Ms (JoinExitedMs), shutdown joins them all.
+//   - The template thread creates the threads of Ms that a locked M or a
+//     plain thread asked for; it only ever sleeps on its note otherwise.
+#include "mthread.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "deadlock.h"
+#include "fatal.h"
+#include "gort/panic.h"
+#include "schedule.h"
+#include "signals.h"
+
+namespace gort::runtime::internal {
+namespace {
+
+struct TemplateThread {
+  Lock lock;
+  std::vector<M*> queue ABSL_GUARDED_BY(lock);
+  bool stop ABSL_GUARDED_BY(lock) = false;
+  Note wake;
+  pthread_t thread{};
+  bool started = false;
+} tmpl;
+
+void* MStart(void* arg);
+
+void JoinExitedMs() {
+  std::vector<M*> done;
+  {
+    LockGuard l(sched.lock);
+    auto it = std::stable_partition(sched.allm.begin(), sched.allm.end(),
+                                    [](M* m) { return !m->exited; });
+    done.assign(it, sched.allm.end());
+    sched.allm.erase(it, sched.allm.end());
+  }
+  for (M* m : done) {
+    pthread_join(m->thread, nullptr);
+    sched.nthreads.fetch_sub(1, std::memory_order_relaxed);
+    delete m;
+  }
+}
+
+void NewOSThread(M* m) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, kMStackSize);
+  int err = pthread_create(&m->thread, &attr, &MStart, m);
+  pthread_attr_destroy(&attr);
+  if (err == 0) m->created.store(true, std::memory_order_release);  // MStart waits for this
+  if (err != 0) {
+    WriteErr("runtime: failed to create new OS thread (have ");
+    WriteErrNum(static_cast<uint64_t>(sched.nthreads.load()));
+    WriteErr(" already; errno=");
+    WriteErrNum(static_cast<uint64_t>(err));
+    WriteErr(")\n");
+    // Go's hint: EAGAIN here is RLIMIT_NPROC (threads count as processes)
+    // or the kernel's threads-max.
+    if (err == EAGAIN) WriteErr("runtime: may need to increase max user processes (ulimit -u)\n");
+    Throw("newosproc");
+  }
+}
+
+void* TemplateMain(void*) {
+  for (;;) {
+    tmpl.wake.Sleep();
+    tmpl.wake.Clear();
+    std::vector<M*> todo;
+    bool stop;
+    {
+      LockGuard l(tmpl.lock);
+      todo.swap(tmpl.queue);
+      stop = tmpl.stop;
+    }
+    for (M* m : todo) NewOSThread(m);
+    if (stop) return nullptr;
+  }
+}
+
+}  // namespace
+
+// Counts a new runtime thread against max_threads. Go: checkmcount.
+void CountThread() {
+  int n = sched.nthreads.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (n > sched.max_threads) {
+    WriteErr("runtime: program exceeds ");
+    WriteErrNum(static_cast<uint64_t>(sched.max_threads));
+    WriteErr("-thread limit\n");
+    Throw("thread exhaustion");
+  }
+}
+
+void TemplateThreadStart() {
+  {
+    LockGuard l(tmpl.lock);
+    tmpl.stop = false;
+  }
+  tmpl.wake.Clear();
+  CountThread();
+  if (int err = pthread_create(&tmpl.thread, nullptr, &TemplateMain, nullptr); err != 0) {
+    sched.nthreads.fetch_sub(1, std::memory_order_relaxed);
+    throw Panic(std::string("gort: runtime::Run: cannot create the template thread: ") +
+                strerror(err));
+  }
+  tmpl.started = true;
+}
+
+void TemplateThreadStop() {
+  if (!tmpl.started) return;
+  {
+    LockGuard l(tmpl.lock);
+    tmpl.stop = true;
+  }
+  tmpl.wake.Wakeup();
+  pthread_join(tmpl.thread, nullptr);
+  sched.nthreads.fetch_sub(1, std::memory_order_relaxed);
+  tmpl.started = false;
+}
+
+// Creates an M that will start with p (may be null). The M is already counted
+// in sched.mcount and allm by the caller (under sched.lock). Go: newm.
+void NewM(M* m) {
+  JoinExitedMs();
+  M* self = GetM();
+  if (self != nullptr && self->lockedg == nullptr && !self->is_m0) {
+    NewOSThread(m);
+    return;
+  }
+  {
+    LockGuard l(tmpl.lock);
+    tmpl.queue.push_back(m);
+  }
+  tmpl.wake.Wakeup();
+}
+
+M* AllocM(P* p, bool spinning) {
+  CountThread();
+  M* m = new M;
+  m->id = sched.mnext++;
+  m->nextp = p;
+  m->spinning = spinning;
+  m->rand = 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(m->id + 1) ^ static_cast<uint64_t>(Nanotime());
+  if (m->rand == 0) m->rand = 1;
+  sched.mcount++;
+  sched.allm.push_back(m);
+  return m;
+}
+
+namespace {
+
+void InitMThread(M* m) {
+  SetM(m);
+  m->tid = gettid();
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr;
+    size_t size;
+    pthread_attr_getstack(&attr, &addr, &size);
+    m->g0_lo = addr;
+    m->g0_size = size;
+    pthread_attr_destroy(&attr);
+  }
+  m->tsan_fiber = TsanCurrentFiber();
+  m->eh_globals = ThreadEhGlobals();
+}
+
+void* MStart(void* arg) {
+  M* m = static_cast<M*>(arg);
+  // The creator writes m->thread and then `created`: wait for it, so that
+  // this M cannot exit (and be joined and freed) while its creator still
+  // touches it, and so that m->thread is valid before anyone joins it.
+  while (!m->created.load(std::memory_order_acquire)) sched_yield();
+  InitMThread(m);
+  MSignalStackInit(m);
+  {
+    P* p;
+    {
+      LockGuard l(sched.lock);
+      p = m->nextp;
+      m->nextp = nullptr;
+    }
+    if (p != nullptr) AcquireP(m, p);
+  }
+  Schedule(m);
+  if (m->spinning) {
+    m->spinning = false;
+    sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (m->p != nullptr) HandoffP(ReleaseP(m));
+  MSignalStackFree(m);
+  SetM(nullptr);
+  LockGuard l(sched.lock);
+  m->exited = true;
+  sched.mcount--;
+  CheckDead();
+  return nullptr;
+}
+
+}  // namespace
+
+void ShutdownWakeAllMs() {
+  LockGuard l(sched.lock);
+  for (M* m : sched.allm) {
+    if (!m->exited) m->park.Wakeup();
+  }
+}
+
+void JoinAllMs() {
+  // An M allocated just before shutdown may still be on its way (queued for
+  // the template thread, or being created by another M): wait until every M
+  // has its thread before joining any. The template thread is still running.
+  for (;;) {
+    bool all = true;
+    {
+      LockGuard l(sched.lock);
+      for (M* m : sched.allm) all = all && m->created.load(std::memory_order_acquire);
+    }
+    if (all) break;
+    sched_yield();
+  }
+  // Free nothing until every thread is gone: an M still running may hand
+  // its P to another (say, a locked M that already exited) on its way out.
+  std::vector<M*> joined;
+  for (;;) {
+    std::vector<M*> ms;
+    {
+      LockGuard l(sched.lock);
+      ms.swap(sched.allm);
+    }
+    if (ms.empty()) break;
+    for (M* m : ms) {
+      pthread_join(m->thread, nullptr);
+      sched.nthreads.fetch_sub(1, std::memory_order_relaxed);
+      joined.push_back(m);
+    }
+  }
+  for (M* m : joined) delete m;
+}
+
+void InitM0(M* m0) {
+  m0->is_m0 = true;
+  InitMThread(m0);
+}
+
+}  // namespace gort::runtime::internal

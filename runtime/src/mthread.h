@@ -1,0 +1,41 @@
+// M lifecycle: creating an OS thread for an M, its start routine, joining
+// Ms that exited, and the template thread. A new M is never cloned from a
+// locked M or from a plain thread (whose per-thread state, such as an
+// unshared fs or a changed affinity, it would inherit): those ask the
+// template thread, which stays clean. Go: newm, newosproc, mstart,
+// templateThread, checkmcount.
+#ifndef GORT_RUNTIME_SRC_MTHREAD_H_
+#define GORT_RUNTIME_SRC_MTHREAD_H_
+
+#include "proc.h"
+
+namespace gort::runtime::internal {
+
+// The stack of every M's OS thread (its g0). Fibers have their own stacks;
+// g0 only runs the scheduler, timers and signal handlers.
+constexpr std::size_t kMStackSize = 256 * 1024;
+
+// Counts a new runtime thread against sched.max_threads; past it, a fatal
+// "thread exhaustion" as in Go. Go: checkmcount.
+void CountThread();
+
+// A new M (counted, in allm) that will start holding p (may be null) and
+// spinning if `spinning`. Its thread is created by NewM. Go: allocm.
+M* AllocM(P* p, bool spinning) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
+// Starts m's OS thread: directly from a clean M, else via the template
+// thread. Any thread. Go: newm.
+void NewM(M* m);
+
+void TemplateThreadStart();  // Run, before the first M; throws gort::Panic
+void TemplateThreadStop();   // Run, after every M was joined
+
+// The Run thread becomes the pseudo-M m0, which unwinds fibers at shutdown.
+void InitM0(M* m0);
+// Shutdown: wake every M sleeping on its note so that it sees the flag.
+void ShutdownWakeAllMs();
+// Shutdown: join every M's thread, then free them all.
+void JoinAllMs();
+
+}  // namespace gort::runtime::internal
+
+#endif  // GORT_RUNTIME_SRC_MTHREAD_H_
