@@ -94,6 +94,14 @@ std::optional<T> TakeFrom(void* storage) {
 }
 }  // namespace chan_internal
 
+// What a non-blocking receive found. Go: the `v, ok := <-c` of a select with
+// a default case, where the default is kEmpty and `!ok` is kClosed.
+enum class RecvStatus {
+  kValue,   // a value was received
+  kEmpty,   // nothing to receive now: the receive would block (or the channel is nil)
+  kClosed,  // the channel is closed and its buffer drained
+};
+
 template <class T>
 class Chan;
 class Case;
@@ -136,6 +144,18 @@ class Chan {
     alignas(T) unsigned char buf[sizeof(T)];
     if (chan_internal::TryRecv(core_, buf) != 1) return std::nullopt;
     return chan_internal::TakeFrom<T>(buf);
+  }
+  RecvStatus TryRecvStatus(std::optional<T>* out) const {
+    alignas(T) unsigned char buf[sizeof(T)];
+    int r = chan_internal::TryRecv(core_, buf);
+    if (r != 1) {
+      if (out != nullptr) out->reset();
+      return r == 0 ? RecvStatus::kEmpty : RecvStatus::kClosed;
+    }
+    T* t = std::launder(reinterpret_cast<T*>(buf));
+    if (out != nullptr) out->emplace(std::move(*t));
+    t->~T();
+    return RecvStatus::kValue;
   }
   void Close() const { chan_internal::Close(core_); }
   std::size_t Len() const { return chan_internal::Len(core_); }
