@@ -2,11 +2,40 @@
 // runtime/select.go. Elements are moved with the ElemOps the typed shell
 // provides; the core never knows T.
 //
+// Invariants, for every Core c, whenever c->lock is free (Go states the
+// same ones at the top of chan.go):
+//  * The buffer is a ring of c->cap slots: the c->qcount slots from recvx
+//    (mod cap) hold live elements, the others raw storage; sendx is
+//    (recvx + qcount) mod cap. An unbuffered channel (cap 0) has no buffer
+//    and qcount is always 0: a value goes from sender to receiver directly.
+//  * At least one of sendq and recvq is empty, except when one select waits
+//    on both sides of the same unbuffered channel: then both queues may hold
+//    that select's waiters (up to its number of cases).
+//  * Buffered, also: qcount > 0 implies recvq is empty (a receiver would
+//    have taken the head), and qcount < cap implies sendq is empty (a sender
+//    would have used the free slot).
+//  * closed goes from false to true once, under the lock, and never back.
+//    A closed channel has empty queues: Close wakes every waiter (receivers
+//    with "closed", senders to panic), and no operation enqueues on a closed
+//    channel (a send panics, a receive drains the buffer, then reports
+//    closed, and a select with a case on it never blocks).
+//  * A queued Waiter belongs to its blocked fiber or thread. Only a holder
+//    of the lock dequeues it; the dequeuer completes the operation (fills
+//    data and success) and calls Wake only after releasing the lock. Each
+//    waiter of a blocked select sits on one case's queue, and they share a
+//    SelectState: the first dequeuer to flip its `done` owns the select,
+//    and later dequeuers drop its other waiters (Go: selectDone). Such a
+//    waiter, left queued until its select takes it off, counts as absent in
+//    the invariants above: the next Dequeue of that queue drops it.
+//  * refs counts the handles (Chan, Case) that refer to the channel; the
+//    last Unref destroys it and any elements still buffered.
+//
 // Lock order: a channel's lock is a leaf for Send/Recv/Close; Select takes
 // the locks of all its channels in address order (each once) and releases
 // them in reverse. No channel lock is held across a switch: a blocking
 // operation releases it in the park's unlock step, after its fiber's context
-// is saved.
+// is saved. Nothing is woken and nothing panics with a channel lock held.
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
