@@ -200,6 +200,76 @@ TEST(ChanApi, MoveOnlyElements) {
   });
 }
 
+// TryRecvStatus is Go's `v, ok := <-c` in a select with a default: it tells
+// "nothing yet" (kEmpty) from "closed and drained" (kClosed), which TryRecv
+// cannot. A closed channel still hands out its buffered values first.
+TEST_P(ChanTest, TryRecvStatusTellsEmptyFromClosed) {
+  RunFibers([] {
+    for (std::size_t cap : {0, 1, 3}) {
+      Chan<std::unique_ptr<int>> c(cap);
+      std::optional<std::unique_ptr<int>> v = std::make_unique<int>(-1);
+      // Empty: would block; *out is reset.
+      EXPECT_EQ(c.TryRecvStatus(&v), RecvStatus::kEmpty);
+      EXPECT_FALSE(v.has_value());
+      // A value from the buffer, or (unbuffered) straight from a parked sender.
+      if (cap == 0) {
+        std::atomic<bool> parked{false};
+        Go([c, &parked] {
+          parked = true;
+          c.Send(std::make_unique<int>(7));
+        });
+        YieldUntil([&] { return parked.load(); });
+        RecvStatus st;
+        while ((st = c.TryRecvStatus(&v)) == RecvStatus::kEmpty) Gosched();  // until it parks
+        ASSERT_EQ(st, RecvStatus::kValue);
+      } else {
+        c.Send(std::make_unique<int>(7));
+        ASSERT_EQ(c.TryRecvStatus(&v), RecvStatus::kValue);
+      }
+      ASSERT_TRUE(v.has_value() && *v != nullptr);
+      EXPECT_EQ(**v, 7);
+      EXPECT_EQ(c.TryRecvStatus(&v), RecvStatus::kEmpty);
+      // Closed with values still buffered: the values first, in order, then
+      // kClosed, and kClosed again on every later call.
+      for (std::size_t i = 0; i < cap; i++) c.Send(std::make_unique<int>(static_cast<int>(i)));
+      c.Close();
+      for (std::size_t i = 0; i < cap; i++) {
+        ASSERT_EQ(c.TryRecvStatus(&v), RecvStatus::kValue);
+        ASSERT_TRUE(v.has_value());
+        EXPECT_EQ(**v, static_cast<int>(i));
+      }
+      EXPECT_EQ(c.TryRecvStatus(&v), RecvStatus::kClosed);
+      EXPECT_FALSE(v.has_value());
+      EXPECT_EQ(c.TryRecvStatus(nullptr), RecvStatus::kClosed);
+      // The old form still answers nullopt for both.
+      EXPECT_FALSE(c.TryRecv().has_value());
+    }
+  });
+}
+
+TEST(ChanApi, TryRecvStatusOnNilChannelIsEmpty) {
+  // Go: a receive from a nil channel never proceeds, so the default runs.
+  runtime::Run([] {
+    Chan<int> nil;
+    std::optional<int> v = 1;
+    EXPECT_EQ(nil.TryRecvStatus(&v), RecvStatus::kEmpty);
+    EXPECT_FALSE(v.has_value());
+    EXPECT_EQ(nil.TryRecvStatus(nullptr), RecvStatus::kEmpty);
+  });
+}
+
+TEST(ChanApi, TryRecvStatusWithNullOutDiscardsTheValue) {
+  runtime::Run([] {
+    auto owned = std::make_shared<int>(5);
+    Chan<std::shared_ptr<int>> c(1);
+    c.Send(owned);
+    EXPECT_EQ(owned.use_count(), 2);
+    EXPECT_EQ(c.TryRecvStatus(nullptr), RecvStatus::kValue);
+    EXPECT_EQ(owned.use_count(), 1);  // received and destroyed, not leaked
+    EXPECT_EQ(c.Len(), 0u);
+  });
+}
+
 // Go's TestChanProdCons / many senders and receivers with a checksum.
 TEST_P(ChanTest, ProducersConsumersNothingLostNothingDuplicated) {
   for (std::size_t cap : {0, 1, 10, 100}) {

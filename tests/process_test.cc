@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -22,6 +23,9 @@
 #include "gort/sync.h"
 #include "gort/syscall.h"
 #include "testing.h"
+// syscall's private header, for the fork-time registry's counts (this target
+// has no include path into syscall/src).
+#include "../syscall/src/forkexec.h"
 
 namespace gort {
 namespace {
@@ -38,6 +42,7 @@ class ProcessTest : public testing::ProcsTest {
   void TearDown() override {
     EXPECT_EQ(syscall::PendingProcesses(), 0) << "wait-map entries left";
     EXPECT_EQ(testing::ZombieChildren(), 0) << "zombies left";
+    EXPECT_EQ(syscall::internal::ForkTimesPending(), 0) << "fork-time records left";
     ProcsTest::TearDown();
   }
 };
@@ -218,6 +223,43 @@ TEST_P(ProcessTest, KillThenWait) {
     EXPECT_EQ(w.Signal(), SIGKILL);
     EXPECT_EQ(w.msg, "signal: killed");
     EXPECT_EQ(syscall::Kill(*pid, 0).code(), absl::StatusCode::kNotFound);  // ESRCH: reaped
+  });
+}
+
+// Issue 9: ForkExec records each child's fork time for Await's
+// Waitmsg::real, and only Await forgot it. A child reaped by anything else
+// (here waitpid, as legacy code that migrated cleans up; equally a host's
+// waitpid(-1)) left its record behind for ever: N such children, N records,
+// and a stale time waiting for the pid's next owner. Now a record goes once
+// its pid is no longer our child: the registry stays bounded while forking
+// goes on, with no query to prune it, and none is left once the children
+// are gone.
+TEST_P(ProcessTest, ForkTimesOfChildrenReapedElsewhereAreNotLeftBehind) {
+  RunFibers([] {
+    ASSERT_EQ(syscall::internal::ForkTimesPending(), 0);
+    constexpr int kN = 4 * static_cast<int>(syscall::internal::kForkTimesPruneMin);
+    int peak = 0;
+    for (int i = 0; i < kN; i++) {
+      auto pid = syscall::ForkExec(kChild, {kChild, "exit", "0"}, {});
+      ASSERT_TRUE(pid.ok()) << pid.status();
+      int st;
+      ASSERT_EQ(waitpid(*pid, &st, 0), *pid);  // reaped, but not by Await
+      peak = std::max(peak, syscall::internal::ForkTimesRecorded());
+    }
+    EXPECT_LE(peak, static_cast<int>(syscall::internal::kForkTimesPruneMin));
+    EXPECT_EQ(syscall::internal::ForkTimesPending(), 0);
+
+    // Await still reports the real time from the record, and forgets it.
+    runtime::LockOSThread();
+    auto pid = syscall::ForkExec(kChild, {kChild, "exit", "0"}, {});
+    ASSERT_TRUE(pid.ok()) << pid.status();
+    EXPECT_EQ(syscall::internal::ForkTimesPending(), 1);  // alive or a zombie: kept
+    Waitmsg w;
+    ASSERT_TRUE(syscall::Await(&w).ok());
+    runtime::UnlockOSThread();
+    EXPECT_EQ(w.pid, *pid);
+    EXPECT_GT(w.real, absl::ZeroDuration());
+    EXPECT_EQ(syscall::internal::ForkTimesRecorded(), 0);
   });
 }
 

@@ -13,15 +13,15 @@ absl::StatusOr<Process> StartProcess(const std::string& name, const std::vector<
   int pidfd = -1;
   absl::StatusOr<pid_t> pid = syscall::ForkExecPidfd(name, argv, internal::ToSysAttr(attr), &pidfd);
   if (!pid.ok()) return pid.status();
-  auto s = std::make_shared<Process::State>();
+  auto s = std::make_shared<internal::ProcessAccess::State>();
   s->pid = *pid;
   s->pidfd = pidfd;  // Signal goes through it: the pid may be reaped by another fiber's Wait
   s->legacy = true;
-  return Process(std::move(s));
+  return internal::ProcessAccess::Make(std::move(s));
 }
 
 absl::StatusOr<ProcessState> Wait(Process& p, int* dropped) {
-  const auto& s = p.state();
+  const auto& s = internal::ProcessAccess::StateOf(p);
   if (s->status.load(std::memory_order_acquire) == kReleased) {
     return absl::InvalidArgumentError("os: process already released");
   }

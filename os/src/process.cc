@@ -84,10 +84,10 @@ absl::StatusOr<Process> StartProcess(const std::string& name, const std::vector<
                                      const ProcAttr& attr) {
   absl::StatusOr<syscall::Child> child = syscall::StartChild(name, argv, ToSys(attr));
   if (!child.ok()) return child.status();
-  auto s = std::make_shared<Process::State>();
+  auto s = std::make_shared<internal::ProcessAccess::State>();
   s->pid = child->Pid();
   s->child = *std::move(child);
-  return Process(std::move(s));
+  return internal::ProcessAccess::Make(std::move(s));
 }
 
 }  // namespace gort::os

@@ -2,11 +2,44 @@
 // runtime/select.go. Elements are moved with the ElemOps the typed shell
 // provides; the core never knows T.
 //
+// Invariants, for every Core c, whenever c->lock is free (Go states the
+// same ones at the top of chan.go):
+//  * The buffer is a ring of c->cap slots: the c->qcount slots from recvx
+//    (mod cap) hold live elements, the others raw storage; sendx is
+//    (recvx + qcount) mod cap. An unbuffered channel (cap 0) has no buffer
+//    and qcount is always 0: a value goes from sender to receiver directly.
+//  * At least one of sendq and recvq is empty, except when one select waits
+//    on both sides of the same unbuffered channel: then both queues may hold
+//    that select's waiters (up to its number of cases).
+//  * Buffered, also: qcount > 0 implies recvq is empty (a receiver would
+//    have taken the head), and qcount < cap implies sendq is empty (a sender
+//    would have used the free slot).
+//  * closed goes from false to true once, under the lock, and never back.
+//    A closed channel has empty queues: Close wakes every waiter (receivers
+//    with "closed", senders to panic), and no operation enqueues on a closed
+//    channel (a send panics, a receive drains the buffer, then reports
+//    closed, and a select with a case on it never blocks).
+//  * A queued Waiter belongs to its blocked fiber or thread. Only a holder
+//    of the lock dequeues it; the dequeuer completes the operation (fills
+//    data and success) and calls Wake only after releasing the lock. Each
+//    waiter of a blocked select sits on one case's queue, and they share a
+//    SelectState: the first dequeuer to flip its `done` owns the select,
+//    and later dequeuers drop its other waiters (Go: selectDone). Such a
+//    waiter, left queued until its select takes it off, counts as absent in
+//    the invariants above: the next Dequeue of that queue drops it.
+//  * refs counts the handles (Chan, Case) that refer to the channel; the
+//    last Unref destroys it and any elements still buffered.
+//
 // Lock order: a channel's lock is a leaf for Send/Recv/Close; Select takes
 // the locks of all its channels in address order (each once) and releases
 // them in reverse. No channel lock is held across a switch: a blocking
 // operation releases it in the park's unlock step, after its fiber's context
-// is saved.
+// is saved. Nothing is woken and nothing panics with a channel lock held.
+//
+// Lock annotations are checked by clang's -Wthread-safety. Select holds a
+// set of locks whose size is known only at run time, which the analysis
+// cannot name: those functions are marked and their discipline is written
+// above LockSet.
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -39,7 +72,7 @@ struct Core {
   std::size_t cap = 0;
   std::size_t stride = 0;
   unsigned char* buf = nullptr;
-  Lock lock;
+  mutable Lock lock;  // mutable: Len locks a const Core
   std::size_t qcount ABSL_GUARDED_BY(lock) = 0;  // elements in buf
   std::size_t sendx ABSL_GUARDED_BY(lock) = 0;
   std::size_t recvx ABSL_GUARDED_BY(lock) = 0;
@@ -92,7 +125,11 @@ void RecvFromSender(Core* c, Waiter* w, void* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED
   w->success = true;
 }
 
-// Removes w from q if a shutdown unwinds its blocked owner. A receiver may
+// Blocks the caller on c until a peer or Close wakes it; w is already on q
+// (c->sendq or c->recvq) and c->lock is released once the caller is
+// committed to sleeping. Go: the gopark of chansend / chanrecv.
+//
+// If a shutdown unwinds the blocked caller, w is taken off q. A receiver may
 // be unwound after a sender already handed it a value (the sender readied
 // it, then shutdown destroyed it before it ran): that value, constructed in
 // the receiver's storage, is destroyed here, or it would leak.
@@ -101,13 +138,13 @@ void RecvFromSender(Core* c, Waiter* w, void* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED
 // it and completed the operation: the channel is not touched then, since
 // it may be gone (its last handle dropped by the other side), exactly as
 // when a readied fiber simply returns from the operation.
-template <class F>
-void BlockOrCleanup(Core* c, Waiter* w, WaitQueue* q, bool recv, F&& block) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+void BlockOn(Core* c, Waiter* w, WaitQueue* q, bool recv) ABSL_UNLOCK_FUNCTION(c->lock) {
   const ElemOps* ops = c->ops;
   try {
-    block();
+    Block(w, &c->lock);
   } catch (...) {
-    // The unwinding runs on the Run thread (m0), whose curg is this G.
+    // Block released c->lock before the unwind began. The unwinding runs on
+    // the Run thread (m0), whose curg is this G.
     runtime::internal::M* m = GetM();
     runtime::internal::G* g = m != nullptr ? m->curg : nullptr;
     if (g == nullptr || !g->readied_before_unwind) {
@@ -119,6 +156,56 @@ void BlockOrCleanup(Core* c, Waiter* w, WaitQueue* q, bool recv, F&& block) ABSL
   }
 }
 
+// What the non-blocking half of an operation decided under c->lock. The
+// caller releases the lock, then acts on it: a parked peer is woken, and a
+// send on a closed channel panics, only once no channel lock is held.
+struct Outcome {
+  enum Kind : std::uint8_t {
+    kBlock,   // nothing ready: block, or report "would block"
+    kDone,    // the value moved (to a receiver or the buffer, or into out)
+    kClosed,  // send: the channel is closed (panic); receive: closed and drained
+  };
+  Kind kind = kBlock;
+  Waiter* wake = nullptr;  // kDone: a parked peer, dequeued, to Wake after the unlock
+};
+
+// The non-blocking half of a send: hand v to a parked receiver (no buffer
+// copy) or put it in the buffer. Go: chansend's fast paths.
+Outcome SendReadyLocked(Core* c, void* v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->lock) {
+  if (c->closed) return {Outcome::kClosed};
+  if (Waiter* w = c->recvq.Dequeue()) {
+    c->ops->move(w->data, v);
+    w->success = true;
+    return {Outcome::kDone, w};
+  }
+  if (c->qcount < c->cap) {
+    PutTail(c, v);
+    return {Outcome::kDone};
+  }
+  return {Outcome::kBlock};
+}
+
+// The non-blocking half of a receive, likewise: from a parked sender, else
+// the buffer, else "closed" once the buffer is drained. Go: chanrecv's fast
+// paths.
+Outcome RecvReadyLocked(Core* c, void* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->lock) {
+  if (Waiter* w = c->sendq.Dequeue()) {
+    RecvFromSender(c, w, out);
+    return {Outcome::kDone, w};
+  }
+  if (c->qcount > 0) {
+    TakeHead(c, out);
+    return {Outcome::kDone};
+  }
+  if (c->closed) return {Outcome::kClosed};
+  return {Outcome::kBlock};
+}
+
+// Completes a ready send or receive after the channel's lock is released.
+void Finish(const Outcome& r, bool send) {
+  if (send && r.kind == Outcome::kClosed) PanicSendClosed();
+  if (r.wake != nullptr) Wake(r.wake);
+}
 
 }  // namespace
 
@@ -140,6 +227,12 @@ Core* NewCore(const ElemOps* ops, std::size_t capacity) {
 
 void Ref(Core* c) { c->refs.fetch_add(1, std::memory_order_relaxed); }
 
+// The last reference destroys the channel and what is left in its buffer.
+// Its fields are read without the lock, which the analysis cannot know is
+// safe: at zero no handle or Case is left, every operation runs through one
+// that its caller keeps alive, and a woken waiter no longer touches the
+// channel (see BlockOn), so no other thread can reach it; the acq_rel
+// decrement orders every other holder's last access before this one.
 void Unref(Core* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   while (c->qcount > 0) {
@@ -154,59 +247,20 @@ void Unref(Core* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   delete c;
 }
 
-// The non-blocking half of a send: hand v to a parked receiver (no buffer
-// copy) or put it in the buffer. Called with c->lock held; returns true with
-// the lock released, or false with it still held. Go: chansend's fast paths.
-bool SendReadyLocked(Core* c, void* v) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  if (c->closed) {
-    c->lock.unlock();
-    PanicSendClosed();
-  }
-  if (Waiter* w = c->recvq.Dequeue()) {
-    c->ops->move(w->data, v);
-    w->success = true;
-    c->lock.unlock();
-    Wake(w);
-    return true;
-  }
-  if (c->qcount < c->cap) {
-    PutTail(c, v);
-    c->lock.unlock();
-    return true;
-  }
-  return false;
-}
-
-// The non-blocking half of a receive, likewise: 1 got a value, -1 closed and
-// drained (both with the lock released), 0 nothing (lock still held).
-int RecvReadyLocked(Core* c, void* out) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  if (Waiter* w = c->sendq.Dequeue()) {
-    RecvFromSender(c, w, out);
-    c->lock.unlock();
-    Wake(w);
-    return 1;
-  }
-  if (c->qcount > 0) {
-    TakeHead(c, out);
-    c->lock.unlock();
-    return 1;
-  }
-  if (c->closed) {
-    c->lock.unlock();
-    return -1;
-  }
-  return 0;
-}
-
 // Go: chansend.
 void Send(Core* c, void* v) {
   if (c == nullptr) BlockForever();
   c->lock.lock();
-  if (SendReadyLocked(c, v)) return;
+  Outcome r = SendReadyLocked(c, v);
+  if (r.kind != Outcome::kBlock) {
+    c->lock.unlock();
+    Finish(r, true);
+    return;
+  }
   Waiter w;
   w.data = v;
   c->sendq.Push(&w);
-  BlockOrCleanup(c, &w, &c->sendq, false, [&] { Block(&w, &c->lock); });
+  BlockOn(c, &w, &c->sendq, false);
   // Woken by a receiver (it took the value) or by Close.
   if (!w.success) PanicSendClosed();
 }
@@ -214,29 +268,36 @@ void Send(Core* c, void* v) {
 bool TrySend(Core* c, void* v) {
   if (c == nullptr) return false;
   c->lock.lock();
-  if (SendReadyLocked(c, v)) return true;
+  Outcome r = SendReadyLocked(c, v);
   c->lock.unlock();
-  return false;
+  Finish(r, true);
+  return r.kind == Outcome::kDone;
 }
 
 // Go: chanrecv.
 bool Recv(Core* c, void* out) {
   if (c == nullptr) BlockForever();
   c->lock.lock();
-  if (int r = RecvReadyLocked(c, out); r != 0) return r > 0;
+  Outcome r = RecvReadyLocked(c, out);
+  if (r.kind != Outcome::kBlock) {
+    c->lock.unlock();
+    Finish(r, false);
+    return r.kind == Outcome::kDone;
+  }
   Waiter w;
   w.data = out;
   c->recvq.Push(&w);
-  BlockOrCleanup(c, &w, &c->recvq, true, [&] { Block(&w, &c->lock); });
+  BlockOn(c, &w, &c->recvq, true);
   return w.success;  // false: woken by Close
 }
 
 int TryRecv(Core* c, void* out) {
   if (c == nullptr) return 0;
   c->lock.lock();
-  int r = RecvReadyLocked(c, out);
-  if (r == 0) c->lock.unlock();
-  return r;
+  Outcome r = RecvReadyLocked(c, out);
+  c->lock.unlock();
+  Finish(r, false);
+  return r.kind == Outcome::kDone ? 1 : r.kind == Outcome::kClosed ? -1 : 0;
 }
 
 // Go: closechan. Every blocked receiver returns "closed", every blocked
@@ -263,11 +324,10 @@ void Close(Core* c) {
   }
 }
 
-std::size_t Len(const Core* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+std::size_t Len(const Core* c) {
   if (c == nullptr) return 0;
-  auto* m = const_cast<Core*>(c);
-  LockGuard l(m->lock);
-  return m->qcount;
+  LockGuard l(c->lock);
+  return c->qcount;
 }
 
 std::size_t Cap(const Core* c) { return c == nullptr ? 0 : c->cap; }
@@ -327,6 +387,13 @@ __attribute__((noinline)) uint32_t SelectRand() {
   return static_cast<uint32_t>(x >> 16);
 }
 
+// The channels of one select, sorted by address, each once (Go: lockorder).
+// The analysis tracks locks by name, so it cannot follow a lock set whose
+// size is known only at run time: LockAll, UnlockAll and SelectCases (with
+// its dequeue_all) are not analysed, and the discipline they keep is written
+// here instead. SelectCases calls LockAll before it reads or writes any
+// channel of the set, and UnlockAll before it wakes a peer, panics, blocks
+// (UnlockAll is then the park's unlock step) or returns.
 struct LockSet {
   Core** cores;
   std::size_t n;
@@ -354,6 +421,7 @@ struct Scratch {
 
 }  // namespace
 
+// Not analysed: it holds a lock set of run-time size (see LockSet).
 std::size_t SelectCases(Case* cases, std::size_t n) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   Scratch<std::size_t, 16> poll_s;
   Scratch<Core*, 16> lock_s;
@@ -454,7 +522,9 @@ std::size_t SelectCases(Case* cases, std::size_t n) ABSL_NO_THREAD_SAFETY_ANALYS
       cases[i].core_->sendq.Push(&w);
     }
   }
-  auto dequeue_all = [&] {
+  // Takes our waiters off the queues they were pushed on; runs with the
+  // whole lock set held (a lambda is analysed on its own, hence its mark).
+  auto dequeue_all = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     for (std::size_t k = 0; k < npoll; k++) {
       Core* ch = static_cast<Core*>(ws[k].owner);
       if (cases[ws[k].case_index].kind_ == Case::Kind::kRecv) {

@@ -17,7 +17,9 @@ using runtime::internal::SemRelease;
 
 namespace {
 
-// Mutex::state_ bits beside kLocked (1, in sync.h, for the inline fast path).
+// Mutex state bits. kLocked (1) is Mutex::kLocked in sync.h, where the
+// inline fast paths use it; a copy here would be shadowed inside Mutex's
+// members anyway.
 constexpr int32_t kWoken = 2;
 constexpr int32_t kStarving = 4;
 constexpr int kWaiterShift = 3;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -27,10 +28,60 @@
 namespace gort::syscall {
 namespace internal {
 namespace {
-std::mutex starts_mu;  // a leaf lock held for a map operation, never across a switch
-absl::flat_hash_map<pid_t, absl::Time>& Starts() {
-  static auto* m = new absl::flat_hash_map<pid_t, absl::Time>;
-  return *m;
+
+// Fork times of ForkExec's children, for Waitmsg::real. Await reaps whichever
+// child of the thread exits first and learns its pid only from wait4, and
+// ForkExec is the only place that sees the fork happen: so the time is
+// recorded there, keyed by pid, and looked up (and forgotten) by the Await
+// that reaps that pid. StartProcess's waiter keeps its own child's time in
+// Child::Rep and records nothing here.
+//
+// A record must not outlive its child: a child reaped by anything but Await
+// (os::legacy code that migrated and got ECHILD, a waitpid, a host's
+// waitpid(-1) or SIGCHLD handler, SIG_IGN) used to stay here for ever, and,
+// once its pid was reused by a child that other code forked, gave that
+// child's Await a `real` counted from the wrong fork. So the records are
+// pruned: one whose pid is no longer a child of this process
+// (waitid(P_PID, WNOWAIT) says ECHILD; the check reaps nothing) is dropped.
+// A prune runs when the map has doubled since the last one, so a fork costs
+// amortized O(1) and the map never holds more than
+// max(kForkTimesPruneMin, 2 * the children alive at the last prune) records.
+// What pruning cannot see: a pid reaped elsewhere and reused by another of
+// our children before the next prune (a ForkExec child overwrites the record;
+// a child other code forked and Await reaps gets a too long `real`, as
+// before).
+//
+// Rejected: letting the waiter carry the fork time, as StartProcess's does.
+// Await has no waiter object to carry it (it reaps any child of the thread),
+// and ForkExec + Await is public API whose `real` must keep working.
+// Rejected too: the kernel's start time (/proc/PID/stat), in clock ticks,
+// too coarse for `real` and gone once the child is reaped.
+struct ForkTimes {
+  // A leaf lock held for a map operation (and a prune's non-blocking
+  // waitids), never across a switch. It guards both fields below.
+  std::mutex mu;
+  absl::flat_hash_map<pid_t, absl::Time> start;  // guarded by mu
+  std::size_t prune_at = kForkTimesPruneMin;     // guarded by mu
+
+  // Drops the records of pids that are no longer children of this process
+  // (reaped by someone else). Not __WNOTHREAD: a child of any of our threads
+  // counts, and a child of a thread that exited was re-parented to another.
+  // Caller holds mu.
+  void PruneLocked() {
+    absl::erase_if(start, [](const auto& e) {
+      siginfo_t info;
+      int r;
+      do {
+        r = waitid(P_PID, static_cast<id_t>(e.first), &info, WEXITED | WNOHANG | WNOWAIT | __WALL);
+      } while (r < 0 && errno == EINTR);
+      return r < 0 && errno == ECHILD;
+    });
+    prune_at = std::max(kForkTimesPruneMin, 2 * start.size());
+  }
+};
+ForkTimes& forktimes() {
+  static auto* f = new ForkTimes;
+  return *f;
 }
 
 // A reaped child's Waitmsg, but for `real` (the caller knows the start).
@@ -52,17 +103,33 @@ std::string ErrnoText(int err) {
 }
 
 void RecordStart(pid_t pid) {
-  std::lock_guard<std::mutex> l(starts_mu);
-  Starts()[pid] = absl::Now();
+  ForkTimes& f = forktimes();
+  std::lock_guard<std::mutex> l(f.mu);
+  f.start[pid] = absl::Now();  // a reused pid's stale record is overwritten
+  if (f.start.size() >= f.prune_at) f.PruneLocked();
 }
 
 absl::Duration TakeElapsed(pid_t pid) {
-  std::lock_guard<std::mutex> l(starts_mu);
-  auto it = Starts().find(pid);
-  if (it == Starts().end()) return absl::ZeroDuration();
+  ForkTimes& f = forktimes();
+  std::lock_guard<std::mutex> l(f.mu);
+  auto it = f.start.find(pid);
+  if (it == f.start.end()) return absl::ZeroDuration();
   absl::Duration d = absl::Now() - it->second;
-  Starts().erase(it);
+  f.start.erase(it);
   return d;
+}
+
+int ForkTimesRecorded() {
+  ForkTimes& f = forktimes();
+  std::lock_guard<std::mutex> l(f.mu);
+  return static_cast<int>(f.start.size());
+}
+
+int ForkTimesPending() {
+  ForkTimes& f = forktimes();
+  std::lock_guard<std::mutex> l(f.mu);
+  f.PruneLocked();
+  return static_cast<int>(f.start.size());
 }
 }  // namespace internal
 

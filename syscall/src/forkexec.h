@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "gort/syscall.h"
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,15 @@ namespace gort::syscall::internal {
 // ("no such file or directory").
 std::string ErrnoText(int err);
 
-// Fork times, so that a Waitmsg can report the real time from fork to reaping.
+// Fork times of ForkExec's children, so that Await's Waitmsg can report the
+// real time from fork to reaping. A record lives while its pid is a child of
+// this process: Await forgets the pid it reaps, and records of children
+// reaped elsewhere are pruned (await.cc says how and when).
 void RecordStart(pid_t pid);
 absl::Duration TakeElapsed(pid_t pid);  // zero if unknown; forgets the pid
+int ForkTimesRecorded();  // records held now, stale ones included (no prune)
+inline constexpr std::size_t kForkTimesPruneMin = 64;  // no prune below this many
+int ForkTimesPending();   // records of pids still our children (prunes first)
 
 // ForkExec without the fork-time record (the caller keeps its own), with a
 // pidfd in *pidfd when pidfd is not null.

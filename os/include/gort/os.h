@@ -56,6 +56,10 @@ class ProcessState {
   syscall::Waitmsg w_;
 };
 
+namespace internal {
+struct ProcessAccess;  // os/src/process_state.h: how gort::os makes and reads Processes
+}  // namespace internal
+
 class Process {  // a handle; copies share one process
  public:
   pid_t Pid() const;
@@ -64,11 +68,10 @@ class Process {  // a handle; copies share one process
   absl::Status Kill();
   absl::Status Release();
 
-  struct State;  // shared by the copies (os/src/process.cc)
-  explicit Process(std::shared_ptr<State> s) : s_(std::move(s)) {}
-  const std::shared_ptr<State>& state() const { return s_; }
-
  private:
+  friend struct internal::ProcessAccess;
+  struct State;  // shared by the copies (os/src/process_state.h)
+  explicit Process(std::shared_ptr<State> s) : s_(std::move(s)) {}
   std::shared_ptr<State> s_;
 };
 

@@ -94,6 +94,14 @@ std::optional<T> TakeFrom(void* storage) {
 }
 }  // namespace chan_internal
 
+// What a non-blocking receive found. Go: the `v, ok := <-c` of a select with
+// a default case, where the default is kEmpty and `!ok` is kClosed.
+enum class RecvStatus {
+  kValue,   // a value was received
+  kEmpty,   // nothing to receive now: the receive would block (or the channel is nil)
+  kClosed,  // the channel is closed and its buffer drained
+};
+
 template <class T>
 class Chan;
 class Case;
@@ -109,13 +117,21 @@ class Chan {
                 "the channel moves values while holding its lock");
 
  public:
-  Chan() = default;  // the nil channel
+  // The nil channel: Send and Recv block forever, the Try forms never
+  // succeed, Len and Cap are 0, Close panics.
+  Chan() = default;
+  // A new channel buffering up to `capacity` values (0: unbuffered). Panics
+  // with "makechan: size out of range" past 2^40 bytes of buffer.
   explicit Chan(std::size_t capacity)
       : core_(chan_internal::NewCore(chan_internal::OpsFor<T>(), capacity)) {}
+  // Copies refer to the same channel; it lives until the last handle (or
+  // Case) referring to it goes, and values still buffered then are destroyed.
   Chan(const Chan& o) : core_(o.core_) {
     if (core_ != nullptr) chan_internal::Ref(core_);
   }
+  // Leaves `o` the nil channel.
   Chan(Chan&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
+  // Makes this handle refer to o's channel (and drops its old one).
   Chan& operator=(Chan o) noexcept {
     std::swap(core_, o.core_);
     return *this;
@@ -125,22 +141,59 @@ class Chan {
   }
 
   // Operations act on the channel, not the handle: they are const.
+
+  // Sends `value`, blocking (parking a fiber, sleeping a plain thread) until
+  // a receiver takes it (unbuffered) or it is in the buffer. Panics with
+  // "send on closed channel" if the channel is closed, or is closed while
+  // this waits. On the nil channel, blocks forever.
   void Send(T value) const { chan_internal::Send(core_, &value); }
+  // Receives the next value, blocking until there is one; std::nullopt once
+  // the channel is closed and its buffer drained. On the nil channel, blocks
+  // forever.
   std::optional<T> Recv() const {
     alignas(T) unsigned char buf[sizeof(T)];
     if (!chan_internal::Recv(core_, buf)) return std::nullopt;
     return chan_internal::TakeFrom<T>(buf);
   }
+  // Sends `value` if that needs no waiting (a receiver is parked or the
+  // buffer has room) and returns true; else returns false and `value` is
+  // destroyed. Panics like Send on a closed channel; false on the nil one.
   bool TrySend(T value) const { return chan_internal::TrySend(core_, &value); }
+  // Receives a value if one is ready now; std::nullopt both when it would
+  // block (or the channel is nil) and when it is closed and drained. Use
+  // TryRecvStatus to tell those apart.
   std::optional<T> TryRecv() const {
     alignas(T) unsigned char buf[sizeof(T)];
     if (chan_internal::TryRecv(core_, buf) != 1) return std::nullopt;
     return chan_internal::TakeFrom<T>(buf);
   }
+  // Go's `v, ok := <-c` in a select with a default. kValue: a value was
+  // received into *out; kEmpty: the receive would block (always on the nil
+  // channel); kClosed: closed and drained. *out is reset unless kValue; out
+  // may be null to discard the value. Never blocks, never panics.
+  RecvStatus TryRecvStatus(std::optional<T>* out) const {
+    alignas(T) unsigned char buf[sizeof(T)];
+    int r = chan_internal::TryRecv(core_, buf);
+    if (r != 1) {
+      if (out != nullptr) out->reset();
+      return r == 0 ? RecvStatus::kEmpty : RecvStatus::kClosed;
+    }
+    T* t = std::launder(reinterpret_cast<T*>(buf));
+    if (out != nullptr) out->emplace(std::move(*t));
+    t->~T();
+    return RecvStatus::kValue;
+  }
+  // Closes the channel: blocked receivers get std::nullopt, blocked senders
+  // panic, later receives drain the buffer first. Panics with "close of
+  // closed channel" or "close of nil channel".
   void Close() const { chan_internal::Close(core_); }
+  // The number of values in the buffer now (0 for the nil channel).
   std::size_t Len() const { return chan_internal::Len(core_); }
+  // The buffer's capacity (0 for unbuffered and nil channels).
   std::size_t Cap() const { return chan_internal::Cap(core_); }
+  // False for the nil channel.
   explicit operator bool() const { return core_ != nullptr; }
+  // True if both handles refer to the same channel (or both are nil).
   friend bool operator==(const Chan& a, const Chan& b) { return a.core_ == b.core_; }
 
  private:
@@ -152,11 +205,15 @@ class Chan {
 };
 
 // One case of a Select. Built by OnRecv, OnSend and OnDefault; move-only.
+// It holds a reference on its channel and, for OnSend, the value to send.
 class Case {
  public:
+  // Takes o's channel reference and value; o is left empty.
   Case(Case&& o) noexcept;
   Case& operator=(Case&&) = delete;
   Case(const Case&) = delete;
+  // Destroys a value that was never sent (or received and not delivered)
+  // and drops the channel reference.
   ~Case();
 
   enum class Kind : std::uint8_t { kRecv, kSend, kDefault };
@@ -183,6 +240,9 @@ class Case {
   alignas(std::max_align_t) unsigned char inline_[64];
 };
 
+// A receive case: when it runs, *out holds the value received, or
+// std::nullopt if the channel is closed and drained. out may be null to
+// discard the value. Never ready on the nil channel.
 template <class T>
 Case OnRecv(const Chan<T>& ch, std::type_identity_t<std::optional<T>>* out) {
   Case c;
@@ -206,6 +266,9 @@ Case OnRecv(const Chan<T>& ch, std::type_identity_t<std::optional<T>>* out) {
   return c;
 }
 
+// A send case; `value` is moved into the case now, and destroyed with it
+// if another case runs. Selecting it on a closed channel panics with "send
+// on closed channel". Never ready on the nil channel.
 template <class T>
 Case OnSend(const Chan<T>& ch, std::type_identity_t<T> value) {
   Case c;
@@ -219,11 +282,19 @@ Case OnSend(const Chan<T>& ch, std::type_identity_t<T> value) {
   return c;
 }
 
+// The default case: runs if no other case is ready. At most one per select
+// (a second panics with "select: multiple defaults").
 Case OnDefault();
 
+// Select over an array of n cases known only at run time (Go's
+// reflect.Select): runs one, as Select does, and returns its index in
+// `cases`. n == 0, or only nil-channel cases and no default, blocks forever
+// (Go's `select {}`). May panic as the cases' operations do.
 std::size_t SelectCases(Case* cases, std::size_t n);
 
-// Runs one case and returns its index (the position among the arguments).
+// Runs one case and returns its index (the position among the arguments):
+// a ready case chosen uniformly at random, else the default if given, else
+// blocks until one is ready. May panic as the cases' operations do.
 template <class... Cases>
   requires(std::is_same_v<std::remove_cvref_t<Cases>, Case> && ...)
 std::size_t Select(Cases&&... cases) {

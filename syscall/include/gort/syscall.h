@@ -65,13 +65,16 @@
 
 namespace gort::syscall {
 
+// What the child does to itself between fork and exec (Go: SysProcAttr).
+// A step that fails makes ForkExec fail with "fork/exec <argv0>: <step>: ...".
 struct SysProcAttr {
-  bool setsid = false;
-  bool setpgid = false;
-  int pgid = 0;
+  bool setsid = false;   // start a new session (setsid())
+  bool setpgid = false;  // join process group pgid (setpgid(0, pgid))
+  int pgid = 0;          // with setpgid: 0 makes the child lead a new group
   int pdeathsig = 0;  // signal sent to the child when the OS thread that forked it exits
 };
 
+// How to start a child (Go: syscall.ProcAttr).
 struct ProcAttr {
   std::string dir;               // "" : inherit
   std::vector<std::string> env;  // "KEY=VALUE"; empty: empty environment
@@ -82,12 +85,12 @@ struct ProcAttr {
 struct Waitmsg {  // what one child's exit left behind
   pid_t pid = 0;
   int status = 0;  // raw wait status
-  absl::Duration user, sys, real;  // real: from fork to reaping
+  absl::Duration user, sys, real;  // CPU times from rusage; real: from fork to reaping
   std::string msg;  // "" on exit 0, else e.g. "exit status 3", "signal: killed"
-  bool Exited() const;
-  int ExitStatus() const;  // -1 unless Exited()
-  bool Signaled() const;
-  int Signal() const;  // -1 unless Signaled()
+  bool Exited() const;     // the child called exit (WIFEXITED)
+  int ExitStatus() const;  // its exit code; -1 unless Exited()
+  bool Signaled() const;   // a signal ended it (WIFSIGNALED)
+  int Signal() const;      // that signal; -1 unless Signaled()
 };
 
 // Go's description of a wait status: "exit status 3", "signal: killed",
@@ -97,12 +100,35 @@ std::string DescribeStatus(int status, bool empty_for_success);
 // Go's name for a signal: "killed", "terminated", "interrupt", ...
 std::string SignalName(int sig);
 
+// Forks a child of the calling OS thread, whatever thread that is, and
+// execs argv0 (no PATH search) with argv (argv[0] included) and attr.
+// Returns the child's pid once the exec has succeeded; an exec that failed
+// is reaped at once and returned as "fork/exec <argv0>: <error>". The child
+// must be reaped on the same thread (Await), so a migrating fiber should not
+// use this: see StartProcess.
 absl::StatusOr<pid_t> ForkExec(const std::string& argv0, const std::vector<std::string>& argv,
                                const ProcAttr& attr);
-absl::Status Await(Waitmsg* w);  // reap any child OF THE CALLING OS THREAD
+// Reaps any child OF THE CALLING OS THREAD, blocking until one exits (the P
+// is handed off meanwhile), and fills *w. "wait: no child processes"
+// (FailedPrecondition) if the thread has none, e.g. after a migration.
+absl::Status Await(Waitmsg* w);
+// Go's fix: starts a waiter fiber locked to an OS thread, which forks and
+// execs there, enters the child in the wait map, and later reaps it there.
+// Returns the pid once the entry exists; errors as ForkExec, or
+// ResourceExhausted at the thread budget. Needs runtime::Run to be active
+// (else gort::Panic, from runtime::Go).
 absl::StatusOr<pid_t> StartProcess(const std::string& argv0, const std::vector<std::string>& argv,
                                    const ProcAttr& attr);
-absl::Status WaitProcess(pid_t pid, Waitmsg* w);  // w may be null
+// Blocks (parking the fiber) until the child StartProcess started as pid
+// has been reaped, and fills *w (w may be null). Exactly one call gets the
+// status; a pid not in the wait map (never started, or already waited) is
+// "wait: process not found" (NotFound); the waiter's own failures (the child
+// reaped by other code, the runtime stopped) are FailedPrecondition, as
+// listed in docs/syscall.md.
+absl::Status WaitProcess(pid_t pid, Waitmsg* w);
+// Sends sig to pid: through the child's pidfd if pid is in the wait map (so
+// a reaped child's reused pid is never signalled), else kill(2). Errors:
+// "kill: <error>", e.g. "kill: no such process" (NotFound).
 absl::Status Kill(pid_t pid, int sig);
 
 // Entries in the wait map now: started children not yet waited for.
@@ -131,14 +157,16 @@ absl::Status SignalPidfd(int pidfd, int sig);
 class Child {
  public:
   Child() = default;  // names no child: Wait and Signal fail
-  pid_t Pid() const;
-  // Receives the exit status once, as WaitProcess(Pid()) would; a second
-  // call (or a concurrent one that lost) is "wait: process not found".
+  pid_t Pid() const;  // the child's pid; 0 for a Child that names none
+  // Blocks until the child is reaped and receives its status once, as
+  // WaitProcess(Pid()) would; a second call (or a concurrent one that lost)
+  // is "wait: process not found".
   absl::Status Wait(Waitmsg* w);
-  // "kill: no such process" (kNotFound) once the child has exited, whether
-  // or not it has been waited for.
+  // Sends sig through the child's pidfd. "kill: no such process"
+  // (kNotFound) once the child has exited, whether or not it has been
+  // waited for.
   absl::Status Signal(int sig) const;
-  explicit operator bool() const { return rep_ != nullptr; }
+  explicit operator bool() const { return rep_ != nullptr; }  // names a child
 
   struct Rep;  // syscall/src/procs.cc
 
