@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -27,6 +28,8 @@
 
 namespace gort::runtime::internal {
 namespace {
+
+std::atomic<MHook> m_hook{nullptr};
 
 struct TemplateThread {
   Lock lock;
@@ -61,6 +64,7 @@ void NewOSThread(M* m) {
   pthread_attr_setstacksize(&attr, kMStackSize);
   int err = pthread_create(&m->thread, &attr, &MStart, m);
   pthread_attr_destroy(&attr);
+  if (err == 0) RunMHook(MHookPoint::kAfterThreadCreate, m, nullptr);
   if (err == 0) m->created.store(true, std::memory_order_release);  // MStart waits for this
   if (err != 0) {
     WriteErr("runtime: failed to create new OS thread (have ");
@@ -86,12 +90,21 @@ void* TemplateMain(void*) {
       todo.swap(tmpl.queue);
       stop = tmpl.stop;
     }
-    for (M* m : todo) NewOSThread(m);
+    for (M* m : todo) {
+      RunMHook(MHookPoint::kTemplateBeforeCreate, m, nullptr);
+      NewOSThread(m);
+    }
     if (stop) return nullptr;
   }
 }
 
 }  // namespace
+
+void SetMHookForTesting(MHook hook) { m_hook.store(hook, std::memory_order_release); }
+
+void RunMHook(MHookPoint point, M* a, M* b) {
+  if (MHook h = m_hook.load(std::memory_order_acquire)) h(point, a, b);
+}
 
 // Counts a new runtime thread against max_threads. Go: checkmcount.
 void CountThread() {

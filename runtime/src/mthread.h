@@ -36,6 +36,18 @@ void ShutdownWakeAllMs();
 // Shutdown: join every M's thread, then free them all.
 void JoinAllMs();
 
+// Test hooks: named points of the M lifecycle where a test holds a thread to
+// force an interleaving (tests/runtime/m_lifecycle_test.cc). No hook is set
+// outside tests; each point costs one relaxed load.
+enum class MHookPoint {
+  kTemplateBeforeCreate,  // the template thread is about to create a's thread
+  kAfterThreadCreate,     // a's thread exists; a is not yet marked created
+  kBeforeStartLockedM,    // a is about to hand its P to b, whose locked G it found
+};
+using MHook = void (*)(MHookPoint point, M* a, M* b);
+void SetMHookForTesting(MHook hook);  // null: none
+void RunMHook(MHookPoint point, M* a, M* b);
+
 }  // namespace gort::runtime::internal
 
 #endif  // GORT_RUNTIME_SRC_MTHREAD_H_

@@ -315,6 +315,7 @@ bool StopLockedM(M* m) {
 void StartLockedM(M* m, G* g) {
   M* lm = g->lockedm;
   if (lm == m) Throw("startlockedm: locked to me");
+  RunMHook(MHookPoint::kBeforeStartLockedM, m, lm);
   P* p = ReleaseP(m);
   {
     LockGuard l(sched.lock);

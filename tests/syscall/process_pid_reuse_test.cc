@@ -13,14 +13,14 @@
 
 #include "gort/os.h"
 #include "gort/syscall.h"
-#include "testing.h"
+#include "process_testing.h"
 
 namespace gort {
 namespace {
 
 using syscall::Waitmsg;
 
-const std::string kChild = GORT_TESTCHILD;
+using testing::kChild;
 
 // Forces the kernel to hand out `pid` next (root only, through
 // /proc/sys/kernel/ns_last_pid), then calls start(). False if this machine

@@ -25,7 +25,7 @@
 #include "gort/os.h"
 #include "gort/sync.h"
 #include "gort/syscall.h"
-#include "testing.h"
+#include "process_testing.h"
 
 namespace gort {
 namespace {
@@ -33,7 +33,7 @@ namespace {
 using syscall::ProcAttr;
 using syscall::Waitmsg;
 
-const std::string kChild = GORT_TESTCHILD;
+using testing::kChild;
 
 // Waits (sleeping the plain thread) until pred holds; ctest's timeout
 // catches a hang. Not a timing assertion: there is no deadline.

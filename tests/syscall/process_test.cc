@@ -1,5 +1,5 @@
-// The process layer: ForkExec, Await with thread affinity, and Go's fix
-// (StartProcess / WaitProcess), including the race it closes. Every test
+// The syscall process layer: ForkExec, Await with thread affinity, and Go's
+// fix (StartProcess / WaitProcess), including the race it closes. Every test
 // checks that nothing is left behind: fibers, threads, descriptors (the
 // fixture), zombies and wait-map entries (here).
 #include <dirent.h>
@@ -22,10 +22,8 @@
 #include "gort/chan.h"
 #include "gort/sync.h"
 #include "gort/syscall.h"
-#include "testing.h"
-// syscall's private header, for the fork-time registry's counts (this target
-// has no include path into syscall/src).
-#include "../syscall/src/forkexec.h"
+#include "forkexec.h"  // syscall's private header: the fork-time records
+#include "process_testing.h"
 
 namespace gort {
 namespace {
@@ -33,65 +31,13 @@ namespace {
 using runtime::Go;
 using syscall::ProcAttr;
 using syscall::Waitmsg;
+using testing::ExpectedChildFds;
+using testing::kChild;
+using testing::MigrateFrom;
+using testing::ProcessTest;
 using testing::YieldUntil;
 
-const std::string kChild = GORT_TESTCHILD;
-
-class ProcessTest : public testing::ProcsTest {
- protected:
-  void TearDown() override {
-    EXPECT_EQ(syscall::PendingProcesses(), 0) << "wait-map entries left";
-    EXPECT_EQ(testing::ZombieChildren(), 0) << "zombies left";
-    EXPECT_EQ(syscall::internal::ForkTimesPending(), 0) << "fork-time records left";
-    ProcsTest::TearDown();
-  }
-};
 GORT_INSTANTIATE_PROCS(ProcessTest);
-
-// Moves the calling fiber to another OS thread (needs procs >= 2): it parks
-// and is readied by a worker fiber that is running on another thread than
-// `tid` at that moment, and so resumes on that worker's P (and thread);
-// repeated until it is not on `tid`.
-void MigrateFrom(pid_t tid) {
-  struct Shared {
-    std::atomic<bool> stop{false};
-    Chan<int> req{1}, reply{1};
-  };
-  auto sh = std::make_shared<Shared>();
-  int procs = runtime::GOMAXPROCS(0);
-  for (int i = 0; i < 2 * procs; i++) {
-    Go([sh, tid] {
-      while (!sh->stop.load()) {
-        std::optional<int> v;
-        if (runtime::ThreadID() != tid && Select(OnRecv(sh->req, &v), OnDefault()) == 0) {
-          sh->reply.Send(1);
-        }
-        runtime::Gosched();
-      }
-    });
-  }
-  for (int i = 0; runtime::ThreadID() == tid; i++) {
-    sh->req.Send(1);
-    sh->reply.Recv();
-    if (i > 1000000) {
-      ADD_FAILURE() << "no migration";
-      break;
-    }
-  }
-  // Return at once: any yield from here on could take us back to `tid`.
-  // The workers stop by themselves.
-  sh->stop = true;
-}
-
-// Descriptors a child inherits by design: 0-2 and any descriptor this
-// process was given without FD_CLOEXEC (a test harness may pass some).
-std::string ExpectedChildFds() {
-  std::string out = "0\n1\n2\n";
-  for (int fd : testing::OpenFds()) {
-    if (fd > 2 && fd < 64 && (fcntl(fd, F_GETFD) & FD_CLOEXEC) == 0) out += std::to_string(fd) + "\n";
-  }
-  return out;
-}
 
 TEST_P(ProcessTest, ForkExecThenAwaitOnTheSameThread) {
   RunFibers([] {
@@ -502,107 +448,6 @@ TEST(ProcessApi, StatusDescriptions) {
   EXPECT_EQ(syscall::DescribeStatus(SIGSEGV | 0x80, true), "signal: segmentation fault (core dumped)");
   EXPECT_EQ(syscall::SignalName(SIGTERM), "terminated");
   EXPECT_EQ(syscall::SignalName(SIGINT), "interrupt");
-}
-
-}  // namespace
-}  // namespace gort
-
-// --- os ----------------------------------------------------------------------
-
-#include "gort/os.h"
-
-namespace gort {
-namespace {
-
-TEST_P(ProcessTest, OsProcessWaitOnceSignalAfterWait) {
-  RunFibers([] {
-    auto p = os::StartProcess(kChild, {kChild, "exit", "3"}, {});
-    ASSERT_TRUE(p.ok()) << p.status();
-    os::Process copy = *p;  // copies share one process
-    auto ps = p->Wait();
-    ASSERT_TRUE(ps.ok()) << ps.status();
-    EXPECT_EQ(ps->Pid(), p->Pid());
-    EXPECT_TRUE(ps->Exited());
-    EXPECT_EQ(ps->ExitCode(), 3);
-    EXPECT_FALSE(ps->Success());
-    EXPECT_EQ(ps->String(), "exit status 3");
-    EXPECT_GE(ps->UserTime(), absl::ZeroDuration());
-    EXPECT_EQ(copy.Wait().status().message(), "wait: process not found");
-    EXPECT_EQ(copy.Signal(SIGTERM).message(), "os: process already finished");
-    EXPECT_EQ(p->Kill().message(), "os: process already finished");
-    EXPECT_TRUE(p->Release().ok());  // after done: nothing to do
-  });
-}
-
-TEST_P(ProcessTest, OsKillThenWait) {
-  RunFibers([] {
-    auto p = os::StartProcess(kChild, {kChild, "sleep", "60000"}, {});
-    ASSERT_TRUE(p.ok());
-    ASSERT_TRUE(p->Kill().ok());
-    auto ps = p->Wait();
-    ASSERT_TRUE(ps.ok());
-    EXPECT_FALSE(ps->Exited());
-    EXPECT_EQ(ps->ExitCode(), -1);
-    EXPECT_EQ(ps->String(), "signal: killed");
-  });
-}
-
-TEST_P(ProcessTest, OsReleaseThenWait) {
-  RunFibers([] {
-    auto p = os::StartProcess(kChild, {kChild, "sleep", "10"}, {});
-    ASSERT_TRUE(p.ok());
-    ASSERT_TRUE(p->Release().ok());
-    EXPECT_TRUE(p->Release().ok());  // idempotent
-    EXPECT_EQ(p->Wait().status().message(), "os: process already released");
-    EXPECT_EQ(p->Signal(SIGTERM).message(), "os: process already released");
-    // The released child is still collected: no zombie, no map entry.
-    YieldUntil([] { return syscall::PendingProcesses() == 0; });
-  });
-}
-
-TEST_P(ProcessTest, OsEmptyEnvInheritsTheParents) {
-  setenv("GORT_TEST_MARK", "inherited", 1);
-  RunFibers([] {
-    int out[2];
-    ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
-    auto p = os::StartProcess(kChild, {kChild, "env"}, os::ProcAttr{.files = {0, out[1], 2}});
-    ASSERT_TRUE(p.ok());
-    close(out[1]);
-    std::string got;
-    char buf[4096];
-    ssize_t n;
-    {
-      runtime::BlockingSyscall bs;
-      while ((n = read(out[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
-    }
-    close(out[0]);
-    ASSERT_TRUE(p->Wait().ok());
-    EXPECT_NE(got.find("GORT_TEST_MARK=inherited\n"), std::string::npos);
-  });
-  unsetenv("GORT_TEST_MARK");
-}
-
-TEST_P(ProcessTest, OsLegacyWorksWithoutMigrationAndFailsWithIt) {
-  RunFibers([this] {
-    // On one locked thread the pre-fix algorithm is right.
-    runtime::LockOSThread();
-    auto p = os::legacy::StartProcess(kChild, {kChild, "exit", "4"}, {});
-    ASSERT_TRUE(p.ok());
-    auto ps = os::legacy::Wait(*p);
-    ASSERT_TRUE(ps.ok()) << ps.status();
-    EXPECT_EQ(ps->ExitCode(), 4);
-    runtime::UnlockOSThread();
-    if (GetParam() < 2) return;
-    // Migrated between start and wait, it is not.
-    pid_t forked_on = runtime::ThreadID();
-    auto q = os::legacy::StartProcess(kChild, {kChild, "exit", "5"}, {});
-    ASSERT_TRUE(q.ok());
-    MigrateFrom(forked_on);
-    auto qs = os::legacy::Wait(*q);
-    EXPECT_EQ(qs.status().message(), "wait: no child processes");
-    int st;
-    EXPECT_EQ(waitpid(q->Pid(), &st, 0), q->Pid());
-  });
 }
 
 }  // namespace

@@ -23,7 +23,7 @@
 #include "gort/sync.h"
 #include "gort/syscall.h"
 #include "gort/time.h"
-#include "testing.h"
+#include "process_testing.h"
 
 namespace gort {
 namespace {
@@ -31,7 +31,7 @@ namespace {
 using runtime::Go;
 using syscall::Waitmsg;
 
-const std::string kChild = GORT_TESTCHILD;
+using testing::kChild;
 
 int SoakRounds() {
   if (const char* env = std::getenv("GORT_SOAK_ROUNDS"); env != nullptr && *env != '\0') {

@@ -1,0 +1,65 @@
+#include "process_testing.h"
+
+#include <fcntl.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+
+#include "forkexec.h"  // syscall's private header: the fork-time records
+#include "gort/chan.h"
+#include "gort/syscall.h"
+
+namespace gort::testing {
+
+void ProcessTest::TearDown() {
+  EXPECT_EQ(syscall::PendingProcesses(), 0) << "wait-map entries left";
+  EXPECT_EQ(ZombieChildren(), 0) << "zombies left";
+  EXPECT_EQ(syscall::internal::ForkTimesPending(), 0) << "fork-time records left";
+  ProcsTest::TearDown();
+}
+
+// The fiber parks and is readied by a worker fiber that is running on
+// another thread than `tid` at that moment, and so resumes on that worker's P
+// (and thread); repeated until it is not on `tid`.
+void MigrateFrom(pid_t tid) {
+  struct Shared {
+    std::atomic<bool> stop{false};
+    Chan<int> req{1}, reply{1};
+  };
+  auto sh = std::make_shared<Shared>();
+  int procs = runtime::GOMAXPROCS(0);
+  for (int i = 0; i < 2 * procs; i++) {
+    runtime::Go([sh, tid] {
+      while (!sh->stop.load()) {
+        std::optional<int> v;
+        if (runtime::ThreadID() != tid && Select(OnRecv(sh->req, &v), OnDefault()) == 0) {
+          sh->reply.Send(1);
+        }
+        runtime::Gosched();
+      }
+    });
+  }
+  for (int i = 0; runtime::ThreadID() == tid; i++) {
+    sh->req.Send(1);
+    sh->reply.Recv();
+    if (i > 1000000) {
+      ADD_FAILURE() << "no migration";
+      break;
+    }
+  }
+  // Return at once: any yield from here on could take us back to `tid`.
+  // The workers stop by themselves.
+  sh->stop = true;
+}
+
+std::string ExpectedChildFds() {
+  std::string out = "0\n1\n2\n";
+  for (int fd : OpenFds()) {
+    if (fd > 2 && fd < 64 && (fcntl(fd, F_GETFD) & FD_CLOEXEC) == 0) out += std::to_string(fd) + "\n";
+  }
+  return out;
+}
+
+
+}  // namespace gort::testing

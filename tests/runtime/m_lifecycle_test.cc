@@ -1,0 +1,150 @@
+// Regression tests for three races in the M lifecycle, each forced by
+// holding one thread at a named point (SetMHookForTesting) while the other
+// side runs into the window:
+//   1. Shutdown joined an M whose thread did not exist yet (queued for the
+//      template thread): pthread_join on a zero pthread_t. Fixed by marking
+//      each M `created` and waiting for all of them before joining.
+//   2. A new M ran, and could exit and be joined and freed, before its
+//      creator had written m->thread. Fixed by MStart waiting for `created`.
+//   3. Shutdown freed an exited M while another M, on its way out, still
+//      handed it a P (StartLockedM): use after free. Fixed by joining every
+//      M before freeing any.
+// Without the fixes, 1 and 3 fail under the sanitizers (and 3 under ASan
+// only); 2 fails in every build.
+#include <atomic>
+#include <thread>
+
+#include "for_testing.h"
+#include "gort/chan.h"
+#include "gort/internal/runtime_support.h"
+#include "gort/runtime.h"
+#include "gtest/gtest.h"
+#include "mthread.h"
+#include "testing.h"
+
+namespace gort {
+namespace {
+
+using runtime::internal::M;
+using runtime::internal::MHookPoint;
+using runtime::internal::SetMHookForTesting;
+
+// The hook of the running test: a plain function pointer calls through this.
+std::function<void(MHookPoint, M*, M*)> current_hook;
+void CallCurrentHook(MHookPoint point, M* a, M* b) {
+  if (current_hook) current_hook(point, a, b);
+}
+
+class MLifecycleTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    SetMHookForTesting(nullptr);
+    current_hook = nullptr;
+  }
+  void SetHook(std::function<void(MHookPoint, M*, M*)> h) {
+    current_hook = std::move(h);
+    SetMHookForTesting(&CallCurrentHook);
+  }
+};
+
+// Waits (yielding the thread) until pred holds or about 10 s passed.
+template <class Pred>
+bool SpinUntil(Pred pred) {
+  for (int i = 0; i < 100000 && !pred(); i++) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  return pred();
+}
+
+// 1. The template thread is held before it creates a queued M's thread until
+// shutdown has begun: shutdown must wait for that thread to exist before it
+// joins anything.
+TEST_F(MLifecycleTest, ShutdownWaitsForAnMStillQueuedForTheTemplateThread) {
+  std::atomic<int> held{0};
+  std::atomic<bool> armed{false};  // the start-up M goes through it too
+  SetHook([&](MHookPoint point, M*, M*) {
+    if (point != MHookPoint::kTemplateBeforeCreate || !armed.load()) return;
+    held.fetch_add(1);
+    SpinUntil([] { return runtime::internal::ShuttingDown(); });
+  });
+  runtime::Options o;
+  o.procs = 1;
+  runtime::Run(
+      [&] {
+        // One P, one M (ours). A locked M asks the template thread for new
+        // Ms: a second P needs one, and there is no idle M to take it.
+        runtime::LockOSThread();
+        armed = true;
+        runtime::GOMAXPROCS(2);
+        // Return at once, with that M still queued.
+      },
+      o);
+  EXPECT_EQ(held.load(), 1) << "the new M did not go through the template thread";
+  SetMHookForTesting(nullptr);
+  runtime::Run([] {});  // and the runtime starts again
+}
+
+// 2. The creator is held between pthread_create and marking the M created:
+// the new thread must not have started running its M meanwhile.
+TEST_F(MLifecycleTest, NewMWaitsUntilItsCreatorIsDone) {
+  std::atomic<int> held{0}, ran_early{0};
+  SetHook([&](MHookPoint point, M* m, M*) {
+    if (point != MHookPoint::kAfterThreadCreate) return;
+    held.fetch_add(1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (m->tid != 0) ran_early.fetch_add(1);  // InitMThread ran: the M was live
+  });
+  runtime::Options o;
+  o.procs = 2;
+  runtime::Run(
+      [] {
+        Chan<int> c(0);
+        for (int i = 0; i < 8; i++) runtime::Go([c] { c.Send(1); });
+        for (int i = 0; i < 8; i++) c.Recv();
+      },
+      o);
+  EXPECT_GE(held.load(), 1);
+  EXPECT_EQ(ran_early.load(), 0);
+}
+
+// 3. M A found a G locked to M B and is about to hand B its P
+// (StartLockedM) when shutdown begins: A is held until B has woken, left its
+// loop and exited (and, before the fix, been joined and freed). A's hand-over
+// must still find B's memory.
+TEST_F(MLifecycleTest, ExitedMOutlivesAHandOverToItDuringShutdown) {
+  std::atomic<M*> locked_m{nullptr};
+  std::atomic<bool> hook_entered{false};
+  std::atomic<int> saw_exit{0};
+  SetHook([&](MHookPoint point, M*, M* target) {
+    if (point != MHookPoint::kBeforeStartLockedM || target != locked_m.load()) return;
+    if (hook_entered.exchange(true)) return;
+    // Shutdown begins once the main fiber returns (released by the thread
+    // below); then B wakes, sees it and exits.
+    if (SpinUntil([&] { return runtime::internal::fortest::Exited(target); })) saw_exit.fetch_add(1);
+  });
+  runtime::Options o;
+  o.procs = 2;
+  std::thread releaser;
+  runtime::Run(
+      [&] {
+        Chan<int> locked_ready(0), wake_f(0), go_on(1);
+        runtime::Go([&, locked_ready, wake_f] {
+          runtime::LockOSThread();
+          locked_m = runtime::internal::fortest::CurrentM();
+          locked_ready.Send(1);
+          wake_f.Recv();  // B sleeps with its G parked (StopLockedM)
+        });
+        locked_ready.Recv();
+        releaser = std::thread([&, go_on] {
+          SpinUntil([&] { return hook_entered.load(); });
+          go_on.Send(1);  // from a plain thread: main runs on another P
+        });
+        wake_f.Send(1);  // F is readied onto our P, locked to B
+        go_on.Recv();    // we park: our M finds F and must hand it to B
+      },
+      o);
+  releaser.join();
+  EXPECT_TRUE(hook_entered.load()) << "the hand-over to the locked M never happened";
+  EXPECT_EQ(saw_exit.load(), hook_entered.load() ? 1 : 0);
+}
+
+}  // namespace
+}  // namespace gort
