@@ -334,47 +334,47 @@ void ResetSpinning(M* m) {
   WakeP();
 }
 
-// Finds a runnable G for m, which holds a P; blocks (without P) until one
-// exists. Returns null at shutdown. Go: findRunnable.
-G* FindRunnable(M* m) {
-top:
+// FindRunnable's steps, in order. Go: findRunnable, stealWork.
+
+void DropSpinning(M* m) {
+  if (!m->spinning) return;
+  m->spinning = false;
+  if (sched.nmspinning.fetch_sub(1, std::memory_order_acq_rel) - 1 < 0) {
+    Throw("findrunnable: negative nmspinning");
+  }
+}
+
+enum class HaveP { kYes, kLookAgain, kStop };
+
+// 1. m must hold a P that is still in service. At shutdown it puts its P
+// back (work moved to the global queue) and stops; with no P, or a P beyond
+// GOMAXPROCS (retired here), it sleeps until handed one.
+HaveP EnsureP(M* m) {
   P* p = m->p;
   if (sched.shutdown.load(std::memory_order_acquire)) {
-    if (m->spinning) {
-      m->spinning = false;
-      sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
-    }
+    DropSpinning(m);
     if (p != nullptr) {
       ReleaseP(m);
       LockGuard l(sched.lock);
       PidlePutMovingWork(p);
     }
-    return nullptr;
+    return HaveP::kStop;
   }
-  if (p == nullptr) {
-    if (m->spinning) {
-      m->spinning = false;
-      sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
-    }
-    if (StopM(m) == StopResult::kShutdown) return nullptr;
-    goto top;
-  }
-  if (IsRetired(p)) {
-    if (m->spinning) {
-      m->spinning = false;
-      sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
-    }
+  if (p != nullptr && !IsRetired(p)) return HaveP::kYes;
+  DropSpinning(m);
+  if (p != nullptr) {
     RetireP(ReleaseP(m));
     WakeP();
-    if (StopM(m) == StopResult::kShutdown) return nullptr;
-    goto top;
   }
+  return StopM(m) == StopResult::kShutdown ? HaveP::kStop : HaveP::kLookAgain;
+}
 
-  // Expired timers of this P: their fibers land on our run queue.
+// 2 and 3. Due timers of p (their fibers land on its queue), then queued
+// work: the global queue first on every kGlobalQueueTick-th tick (so that a
+// pair of fibers readying each other cannot starve it), the local queue, the
+// global queue.
+G* TakeQueued(P* p) {
   if (p->timer0_when.load(std::memory_order_acquire) != 0) RunTimers(p, Nanotime());
-
-  // Every kGlobalQueueTick-th tick look at the global queue first, so that a
-  // pair of fibers readying each other cannot starve it.
   if (p->schedtick % kGlobalQueueTick == 0 && sched.runq_size.load(std::memory_order_acquire) > 0) {
     LockGuard l(sched.lock);
     if (G* g = GlobRunqGet(p, 1)) return g;
@@ -384,82 +384,90 @@ top:
     LockGuard l(sched.lock);
     if (G* g = GlobRunqGet(p, 0)) return g;
   }
+  return nullptr;
+}
 
-  // Steal. Limit the number of spinning Ms to half the busy Ps, so that a
-  // burst of wake-ups does not burn every CPU.
-  {
-    int procs = sched.gomaxprocs.load(std::memory_order_acquire);
-    if (m->spinning || 2 * sched.nmspinning.load(std::memory_order_relaxed) <
-                           procs - sched.npidle.load(std::memory_order_relaxed)) {
-      if (!m->spinning) {
-        m->spinning = true;
-        sched.nmspinning.fetch_add(1, std::memory_order_acq_rel);
+// 4. Steal half of another P's queue, trying every P in a random order
+// kStealRounds times; the last round also takes runnext and runs due timers.
+// m spins meanwhile, unless half the busy Ps already have a spinning M (a
+// burst of wake-ups must not burn every CPU).
+G* StealWork(M* m, P* p) {
+  const int procs = sched.gomaxprocs.load(std::memory_order_acquire);
+  if (!m->spinning && 2 * sched.nmspinning.load(std::memory_order_relaxed) >=
+                          procs - sched.npidle.load(std::memory_order_relaxed)) {
+    return nullptr;
+  }
+  if (!m->spinning) {
+    m->spinning = true;
+    sched.nmspinning.fetch_add(1, std::memory_order_acq_rel);
+  }
+  for (int i = 0; i < kStealRounds; i++) {
+    const bool last_round = i == kStealRounds - 1;
+    uint32_t start = FastRand(m);
+    for (int k = 0; k < procs; k++) {
+      P* p2 = sched.allp[(start + static_cast<uint32_t>(k)) % static_cast<uint32_t>(procs)].load(
+          std::memory_order_acquire);
+      if (p2 == nullptr || p2 == p) continue;
+      if (last_round && p2->timer0_when.load(std::memory_order_acquire) != 0 &&
+          RunTimers(p2, Nanotime()) > 0) {
+        // Their fibers were readied onto our P. Go: stealWork's checkTimers.
+        if (G* g = RunqGet(p)) return g;
       }
-      for (int i = 0; i < kStealRounds; i++) {
-        const bool last_round = i == kStealRounds - 1;
-        uint32_t start = FastRand(m);
-        for (int k = 0; k < procs; k++) {
-          P* p2 = sched.allp[(start + static_cast<uint32_t>(k)) % static_cast<uint32_t>(procs)].load(
-              std::memory_order_acquire);
-          if (p2 == nullptr || p2 == p) continue;
-          if (last_round && p2->timer0_when.load(std::memory_order_acquire) != 0 &&
-              RunTimers(p2, Nanotime()) > 0) {
-            // Their fibers were readied onto our P. Go: stealWork's checkTimers.
-            if (G* g = RunqGet(p)) return g;
-          }
-          if (G* g = RunqSteal(p, p2, last_round)) return g;
-        }
-      }
+      if (G* g = RunqSteal(p, p2, last_round)) return g;
     }
   }
+  return nullptr;
+}
 
-  // Nothing: give up the P. Check the global queue once more under the lock,
-  // so that a G queued by a plain thread is not missed.
-  {
-    LockGuard l(sched.lock);
-    if (sched.shutdown.load(std::memory_order_relaxed)) goto top;
-    if (G* g = GlobRunqGet(p, 0)) return g;
-    ReleaseP(m);
-    PidlePut(p);
-  }
-  bool was_spinning = m->spinning;
-  if (m->spinning) {
-    m->spinning = false;
-    if (sched.nmspinning.fetch_sub(1, std::memory_order_acq_rel) - 1 < 0) {
-      Throw("findrunnable: negative nmspinning");
+// 5. Nothing found: give up the P, after one last look at the global queue
+// under the lock, so that a G queued by a plain thread is not missed.
+// Returns that G (m keeps p); else *released says whether p went to the idle
+// list (false: shutdown began, and step 1 puts p back).
+G* ReleasePUnlessWork(M* m, P* p, bool* released) {
+  LockGuard l(sched.lock);
+  *released = false;
+  if (sched.shutdown.load(std::memory_order_relaxed)) return nullptr;
+  if (G* g = GlobRunqGet(p, 0)) return g;
+  ReleaseP(m);
+  PidlePut(p);
+  *released = true;
+  return nullptr;
+}
+
+// 6. An M that was spinning looks once more after dropping nmspinning: work
+// queued after it looked but before it stopped spinning woke nobody (whoever
+// queued it saw a spinning M). If there is some and a P is idle, m takes the
+// P and spins again (true).
+bool TakePForMissedWork(M* m) {
+  const int procs = sched.gomaxprocs.load(std::memory_order_acquire);
+  for (int k = -1; k < procs; k++) {
+    bool work;
+    if (k < 0) {
+      work = sched.runq_size.load(std::memory_order_acquire) > 0;
+    } else {
+      P* p2 = sched.allp[k].load(std::memory_order_acquire);
+      work = p2 != nullptr && !RunqEmpty(p2);
     }
-  }
-  // Work may have been queued after we looked but before we dropped
-  // nmspinning (whoever queued it saw us spinning and did not wake anyone):
-  // on a local queue by a running P, or on the global queue by a plain thread.
-  if (was_spinning) {
-    int procs = sched.gomaxprocs.load(std::memory_order_acquire);
-    for (int k = -1; k < procs; k++) {
-      bool work;
-      if (k < 0) {
-        work = sched.runq_size.load(std::memory_order_acquire) > 0;
-      } else {
-        P* p2 = sched.allp[k].load(std::memory_order_acquire);
-        work = p2 != nullptr && !RunqEmpty(p2);
-      }
-      if (work) {
-        P* np;
-        {
-          LockGuard l(sched.lock);
-          np = PidleGet();
-        }
-        if (np != nullptr) {
-          AcquireP(m, np);
-          m->spinning = true;
-          sched.nmspinning.fetch_add(1, std::memory_order_acq_rel);
-          goto top;
-        }
-        break;
-      }
+    if (!work) continue;
+    P* np;
+    {
+      LockGuard l(sched.lock);
+      np = PidleGet();
     }
+    if (np == nullptr) return false;
+    AcquireP(m, np);
+    m->spinning = true;
+    sched.nmspinning.fetch_add(1, std::memory_order_acq_rel);
+    return true;
   }
-  // Timers pending: one idle M sleeps until the earliest deadline (Go
-  // blocks in netpoll with that timeout); the others sleep until handed a P.
+  return false;
+}
+
+// 7. Sleep without a P. While timers are pending, one idle M sleeps only
+// until the earliest deadline (Go blocks in netpoll with that timeout) and
+// then runs what is due, with a P if one is idle, else without (timer
+// functions need none); the others sleep until handed a P.
+HaveP SleepUntilWork(M* m) {
   if (int64_t next = EarliestTimer(); next != 0) {
     M* expected = nullptr;
     if (sched.timer_sleeper.compare_exchange_strong(expected, m, std::memory_order_acq_rel)) {
@@ -467,10 +475,8 @@ top:
       StopResult r = StopM(m, std::max<int64_t>(next - Nanotime(), 0));
       sched.timer_sleep_until.store(INT64_MAX, std::memory_order_release);
       sched.timer_sleeper.store(nullptr, std::memory_order_release);
-      if (r == StopResult::kShutdown) return nullptr;
+      if (r == StopResult::kShutdown) return HaveP::kStop;
       if (r == StopResult::kNoP) {
-        // Deadline (or an earlier timer): run what is due, with a P if one
-        // is idle, else without (timer functions need none).
         P* np;
         {
           LockGuard l(sched.lock);
@@ -482,11 +488,32 @@ top:
           RunAllTimers(Nanotime());
         }
       }
-      goto top;
+      return HaveP::kLookAgain;
     }
   }
-  if (StopM(m) == StopResult::kShutdown) return nullptr;
-  goto top;
+  return StopM(m) == StopResult::kShutdown ? HaveP::kStop : HaveP::kLookAgain;
+}
+
+// Finds a runnable G for m; blocks (without a P) until one exists. Returns
+// null when m must stop (shutdown). Go: findRunnable.
+G* FindRunnable(M* m) {
+  for (;;) {
+    switch (EnsureP(m)) {
+      case HaveP::kStop: return nullptr;
+      case HaveP::kLookAgain: continue;
+      case HaveP::kYes: break;
+    }
+    P* p = m->p;
+    if (G* g = TakeQueued(p)) return g;
+    if (G* g = StealWork(m, p)) return g;
+    bool released;
+    if (G* g = ReleasePUnlessWork(m, p, &released)) return g;
+    if (!released) continue;
+    const bool was_spinning = m->spinning;
+    DropSpinning(m);
+    if (was_spinning && TakePForMissedWork(m)) continue;
+    if (SleepUntilWork(m) == HaveP::kStop) return nullptr;
+  }
 }
 
 }  // namespace
