@@ -52,7 +52,8 @@ void StartWaitLoop(benchmark::State& state, const char* path, int spawners) {
             gort::runtime::Go([&] {
               while (left.fetch_sub(1) > 0) {
                 auto pid = gort::syscall::StartProcess(path, {path}, {});
-                if (!pid.ok() || !gort::syscall::WaitProcess(*pid, nullptr).ok()) errors.fetch_add(1);
+                if (!pid.ok() || !gort::syscall::WaitProcess(*pid, nullptr).ok())
+                  errors.fetch_add(1);
               }
               wg.Done();
             });
@@ -69,7 +70,12 @@ void StartWaitLoop(benchmark::State& state, const char* path, int spawners) {
 void BM_StartProcessWait(benchmark::State& state) {
   StartWaitLoop(state, ChildPath(state.range(0)), static_cast<int>(state.range(1)));
 }
-BENCHMARK(BM_StartProcessWait)->Args({0, 1})->Args({0, 16})->Args({1, 1})->Args({1, 16})->UseRealTime();
+BENCHMARK(BM_StartProcessWait)
+    ->Args({0, 1})
+    ->Args({0, 16})
+    ->Args({1, 1})
+    ->Args({1, 16})
+    ->UseRealTime();
 
 // --- raw C methods -------------------------------------------------------------
 
@@ -138,8 +144,18 @@ void RawLoop(benchmark::State& state) {
 void BM_RawCloneVfork(benchmark::State& state) { RawLoop<SpawnClone>(state); }
 void BM_RawPosixSpawn(benchmark::State& state) { RawLoop<SpawnPosix>(state); }
 void BM_RawForkExec(benchmark::State& state) { RawLoop<SpawnFork>(state); }
-BENCHMARK(BM_RawCloneVfork)->Args({0, 1})->Args({0, 16})->Args({1, 1})->Args({1, 16})->UseRealTime();
-BENCHMARK(BM_RawPosixSpawn)->Args({0, 1})->Args({0, 16})->Args({1, 1})->Args({1, 16})->UseRealTime();
+BENCHMARK(BM_RawCloneVfork)
+    ->Args({0, 1})
+    ->Args({0, 16})
+    ->Args({1, 1})
+    ->Args({1, 16})
+    ->UseRealTime();
+BENCHMARK(BM_RawPosixSpawn)
+    ->Args({0, 1})
+    ->Args({0, 16})
+    ->Args({1, 1})
+    ->Args({1, 16})
+    ->UseRealTime();
 BENCHMARK(BM_RawForkExec)->Args({0, 1})->Args({0, 16})->Args({1, 1})->Args({1, 16})->UseRealTime();
 
 // --- a 1 GiB-RSS parent ----------------------------------------------------------
@@ -147,7 +163,8 @@ BENCHMARK(BM_RawForkExec)->Args({0, 1})->Args({0, 16})->Args({1, 1})->Args({1, 1
 struct BigRss {
   BigRss() {
     size = std::size_t{1} << 30;
-    p = static_cast<char*>(mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    p = static_cast<char*>(
+        mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (p != MAP_FAILED) memset(p, 1, size);  // resident, and copy-on-write for fork
   }
   ~BigRss() {
@@ -196,7 +213,8 @@ int main(int argc, char** argv) {
   auto& r = reporter.rate;
   auto ratio = [&](const std::string& a, const std::string& b) {
     if (r.count(a) && r.count(b) && r[b] > 0) {
-      std::printf("  %-44s %7.0f/s vs %7.0f/s = %.2fx\n", (a + " / " + b).c_str(), r[a], r[b], r[a] / r[b]);
+      std::printf("  %-44s %7.0f/s vs %7.0f/s = %.2fx\n", (a + " / " + b).c_str(), r[a], r[b],
+                  r[a] / r[b]);
     }
   };
   std::printf("\nRatios (children per second, same run):\n");
@@ -207,8 +225,10 @@ int main(int argc, char** argv) {
       {"BM_StartProcessWait/1/16/real_time", "BM_RawCloneVfork/1/16/real_time"},
       {"BM_RawPosixSpawn/0/1/real_time", "BM_RawCloneVfork/0/1/real_time"},
       {"BM_RawForkExec/0/1/real_time", "BM_RawCloneVfork/0/1/real_time"},
-      {"BM_StartProcessWait_1GiB/0/1/iterations:300/real_time", "BM_StartProcessWait/0/1/real_time"},
-      {"BM_RawForkExec_1GiB/0/1/iterations:100/real_time", "BM_RawCloneVfork_1GiB/0/1/iterations:300/real_time"},
+      {"BM_StartProcessWait_1GiB/0/1/iterations:300/real_time",
+       "BM_StartProcessWait/0/1/real_time"},
+      {"BM_RawForkExec_1GiB/0/1/iterations:100/real_time",
+       "BM_RawCloneVfork_1GiB/0/1/iterations:300/real_time"},
   };
   for (auto& c : cases) ratio(c[0], c[1]);
   return 0;

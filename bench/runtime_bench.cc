@@ -52,9 +52,9 @@ void BM_Gosched(benchmark::State& state) {
       },
       Options{.procs = 1});
   // Each iteration is two yields: ours and the partner's.
-  state.counters["ns_per_yield"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * 2,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_yield"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * 2,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_Gosched)->UseRealTime();
 
@@ -72,9 +72,9 @@ void BM_Gosched_ThreadBaseline(benchmark::State& state) {
   stop = true;
   partner.join();
   pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
-  state.counters["ns_per_yield"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * 2,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_yield"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * 2,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_Gosched_ThreadBaseline)->UseRealTime();
 
@@ -106,9 +106,9 @@ void BM_CreateGoroutines(benchmark::State& state) {
         wait_batch();
       },
       Options{.procs = static_cast<int>(state.range(0))});
-  state.counters["ns_per_fiber"] = benchmark::Counter(
-      static_cast<double>(state.iterations()),
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_fiber"] =
+      benchmark::Counter(static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_CreateGoroutines)->Arg(1)->Arg(2)->UseRealTime();
 
@@ -124,9 +124,9 @@ void BM_CreateGoroutines_ThreadBaseline(benchmark::State& state) {
     }
   }
   for (auto& t : ts) t.join();
-  state.counters["ns_per_thread"] = benchmark::Counter(
-      static_cast<double>(state.iterations()),
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_thread"] =
+      benchmark::Counter(static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_CreateGoroutines_ThreadBaseline)->UseRealTime();
 

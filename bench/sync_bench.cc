@@ -31,9 +31,11 @@ long VoluntarySwitches() {
 }
 
 void BM_TimerSleep(benchmark::State& state) {
-  Run([&] {
-    for (auto _ : state) gort::time::Sleep(absl::Microseconds(1));
-  }, Options{.procs = 1});
+  Run(
+      [&] {
+        for (auto _ : state) gort::time::Sleep(absl::Microseconds(1));
+      },
+      Options{.procs = 1});
 }
 BENCHMARK(BM_TimerSleep)->UseRealTime();
 
@@ -43,13 +45,15 @@ void BM_TimerSleep_NanosleepBaseline(benchmark::State& state) {
 BENCHMARK(BM_TimerSleep_NanosleepBaseline)->UseRealTime();
 
 void BM_MutexUncontended(benchmark::State& state) {
-  Run([&] {
-    gort::sync::Mutex mu;
-    for (auto _ : state) {
-      mu.Lock();
-      mu.Unlock();
-    }
-  }, Options{.procs = 1});
+  Run(
+      [&] {
+        gort::sync::Mutex mu;
+        for (auto _ : state) {
+          mu.Lock();
+          mu.Unlock();
+        }
+      },
+      Options{.procs = 1});
 }
 BENCHMARK(BM_MutexUncontended)->UseRealTime();
 
@@ -70,37 +74,39 @@ void Spin(int n) {
 
 void BM_MutexContended(benchmark::State& state) {
   long csw = 0;
-  Run([&] {
-    gort::sync::Mutex mu;
-    std::atomic<bool> stop{false};
-    gort::sync::WaitGroup wg;
-    long shared = 0;
-    for (int i = 0; i < 3; i++) {
-      wg.Add(1);
-      Go([&] {
-        while (!stop.load(std::memory_order_relaxed)) {
+  Run(
+      [&] {
+        gort::sync::Mutex mu;
+        std::atomic<bool> stop{false};
+        gort::sync::WaitGroup wg;
+        long shared = 0;
+        for (int i = 0; i < 3; i++) {
+          wg.Add(1);
+          Go([&] {
+            while (!stop.load(std::memory_order_relaxed)) {
+              mu.Lock();
+              Spin(kWork);
+              shared++;
+              mu.Unlock();
+              Spin(kWork);
+            }
+            wg.Done();
+          });
+        }
+        long before = VoluntarySwitches();
+        for (auto _ : state) {
           mu.Lock();
           Spin(kWork);
           shared++;
           mu.Unlock();
           Spin(kWork);
         }
-        wg.Done();
-      });
-    }
-    long before = VoluntarySwitches();
-    for (auto _ : state) {
-      mu.Lock();
-      Spin(kWork);
-      shared++;
-      mu.Unlock();
-      Spin(kWork);
-    }
-    csw = VoluntarySwitches() - before;
-    stop = true;
-    wg.Wait();
-    benchmark::DoNotOptimize(shared);
-  }, Options{.procs = 2});
+        csw = VoluntarySwitches() - before;
+        stop = true;
+        wg.Wait();
+        benchmark::DoNotOptimize(shared);
+      },
+      Options{.procs = 2});
   state.counters["ctx_switches_per_op"] =
       static_cast<double>(csw) / static_cast<double>(std::max<int64_t>(state.iterations(), 1));
 }

@@ -56,10 +56,10 @@ void MigrateFrom(pid_t tid) {
 std::string ExpectedChildFds() {
   std::string out = "0\n1\n2\n";
   for (int fd : OpenFds()) {
-    if (fd > 2 && fd < 64 && (fcntl(fd, F_GETFD) & FD_CLOEXEC) == 0) out += std::to_string(fd) + "\n";
+    if (fd > 2 && fd < 64 && (fcntl(fd, F_GETFD) & FD_CLOEXEC) == 0)
+      out += std::to_string(fd) + "\n";
   }
   return out;
 }
-
 
 }  // namespace gort::testing

@@ -2,13 +2,12 @@
 
 #include <dirent.h>
 #include <sched.h>
-
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
-#include <cstdlib>
 #include <thread>
 
 #include "gort/internal/runtime_support.h"

@@ -16,10 +16,10 @@
 
 namespace gort::testing {
 
-int CountThreads();      // entries in /proc/self/task
-int CountFds();          // entries in /proc/self/fd
+int CountThreads();  // entries in /proc/self/task
+int CountFds();      // entries in /proc/self/fd
 std::set<int> OpenFds();
-int ZombieChildren();     // children of this process that are zombies now
+int ZombieChildren();  // children of this process that are zombies now
 // The state letter in /proc/PID/stat ('Z': zombie), or 0 if there is no such
 // process.
 char ProcState(pid_t pid);
@@ -54,7 +54,7 @@ class ThreadsafeDeathTest : public ::testing::Test {
   void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 };
 
-#define GORT_INSTANTIATE_PROCS(suite) \
+#define GORT_INSTANTIATE_PROCS(suite)                                   \
   INSTANTIATE_TEST_SUITE_P(Procs, suite, ::testing::Values(1, 2, 4, 8), \
                            [](const auto& info) { return "procs" + std::to_string(info.param); })
 

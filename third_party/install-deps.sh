@@ -11,6 +11,8 @@ packages=(
   libabsl-dev            # Abseil: Status/StatusOr, Duration/Time, StrFormat, flat_hash_map
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
+  clang                  # the thread-safety build (-Wthread-safety -Werror)
+  clang-format           # the format check (.clang-format)
 )
 if [[ "${1:-}" == "--go" ]]; then packages+=(golang-go); fi
 

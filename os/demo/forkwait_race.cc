@@ -148,7 +148,8 @@ Result RunMode(bool legacy, int n, int procs, bool progress) {
 }
 
 void Usage() {
-  std::fprintf(stderr, "usage: forkwait_race [-n N] [-procs P] [-mode legacy|fixed|both] [--json]\n");
+  std::fprintf(stderr,
+               "usage: forkwait_race [-n N] [-procs P] [-mode legacy|fixed|both] [--json]\n");
 }
 
 }  // namespace
@@ -189,9 +190,10 @@ int main(int argc, char** argv) {
   }
   int shown_procs = procs > 0 ? procs : gort::runtime::NumCPU();
   if (!json) {
-    std::printf("forkwait_race: %d fibers, each forks a child with its own exit code, wanders\n"
-                "between OS threads, then waits for it (procs=%d).\n\n",
-                n, shown_procs);
+    std::printf(
+        "forkwait_race: %d fibers, each forks a child with its own exit code, wanders\n"
+        "between OS threads, then waits for it (procs=%d).\n\n",
+        n, shown_procs);
   }
   std::vector<Result> results;
   bool progress = !json;
@@ -202,10 +204,11 @@ int main(int argc, char** argv) {
     std::printf("{\"n\": %d, \"procs\": %d, \"runs\": [", n, shown_procs);
     for (size_t i = 0; i < results.size(); i++) {
       const Result& r = results[i];
-      std::printf("%s{\"mode\": \"%s\", \"spawned\": %d, \"correct\": %d, \"echild\": %d, "
-                  "\"other_status\": %d, \"errors\": %d, \"threads\": %d, \"wall_ms\": %.1f}",
-                  i ? ", " : "", r.mode.c_str(), r.spawned, r.correct, r.echild, r.other_status,
-                  r.errors, r.threads, absl::ToDoubleMilliseconds(r.wall));
+      std::printf(
+          "%s{\"mode\": \"%s\", \"spawned\": %d, \"correct\": %d, \"echild\": %d, "
+          "\"other_status\": %d, \"errors\": %d, \"threads\": %d, \"wall_ms\": %.1f}",
+          i ? ", " : "", r.mode.c_str(), r.spawned, r.correct, r.echild, r.other_status, r.errors,
+          r.threads, absl::ToDoubleMilliseconds(r.wall));
     }
     std::printf("]}\n");
   } else {
@@ -222,9 +225,10 @@ int main(int argc, char** argv) {
   for (const Result& r : results) {
     if (r.mode == "legacy" && !json) {
       if (r.echild > 0 || r.other_status > 0 || r.correct < r.spawned) {
-        std::printf("legacy: the race was reproduced: %d of %d waits failed (%d with ECHILD), and %d\n"
-                    "        exit statuses were reaped by the wrong fiber and lost.\n",
-                    r.spawned - r.correct, r.spawned, r.echild, r.other_status);
+        std::printf(
+            "legacy: the race was reproduced: %d of %d waits failed (%d with ECHILD), and %d\n"
+            "        exit statuses were reaped by the wrong fiber and lost.\n",
+            r.spawned - r.correct, r.spawned, r.echild, r.other_status);
       } else {
         std::printf("legacy: the race did not show in this run (try a larger -n or -procs).\n");
       }

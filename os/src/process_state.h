@@ -18,7 +18,7 @@ enum : int { kRunning = 0, kDone = 1, kReleased = 2 };
 
 struct Process::State {
   pid_t pid = 0;
-  bool legacy = false;  // started by os::legacy::StartProcess
+  bool legacy = false;   // started by os::legacy::StartProcess
   syscall::Child child;  // the fix's handle (not legacy): waits and signals this child only
   int pidfd = -1;        // legacy: the child's pidfd (owned), for Signal
   std::atomic<int> status{kRunning};  // one transition, the first wins

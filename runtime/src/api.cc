@@ -6,14 +6,14 @@
 
 #include <cerrno>
 
+#include "deadlock.h"
+#include "execute.h"
 #include "fatal.h"
+#include "galloc.h"
 #include "gort/internal/runtime_support.h"
 #include "gort/runtime.h"
-#include "execute.h"
-#include "galloc.h"
 #include "proc.h"
 #include "schedule.h"
-#include "deadlock.h"
 
 namespace gort::runtime {
 

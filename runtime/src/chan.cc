@@ -40,16 +40,17 @@
 // set of locks whose size is known only at run time, which the analysis
 // cannot name: those functions are marked and their discipline is written
 // above LockSet.
+#include "gort/chan.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 
-#include "fatal.h"
-#include "gort/chan.h"
-#include "proc.h"
 #include "execute.h"
+#include "fatal.h"
+#include "proc.h"
 #include "schedule.h"
 #include "wait.h"
 
@@ -62,9 +63,9 @@ using runtime::internal::GetM;
 using runtime::internal::Lock;
 using runtime::internal::LockGuard;
 using runtime::internal::SelectState;
-using runtime::internal::Wake;
 using runtime::internal::Waiter;
 using runtime::internal::WaitQueue;
+using runtime::internal::Wake;
 
 struct Core {
   std::atomic<int> refs{1};
@@ -72,7 +73,7 @@ struct Core {
   std::size_t cap = 0;
   std::size_t stride = 0;
   unsigned char* buf = nullptr;
-  mutable Lock lock;  // mutable: Len locks a const Core
+  mutable Lock lock;                             // mutable: Len locks a const Core
   std::size_t qcount ABSL_GUARDED_BY(lock) = 0;  // elements in buf
   std::size_t sendx ABSL_GUARDED_BY(lock) = 0;
   std::size_t recvx ABSL_GUARDED_BY(lock) = 0;
@@ -219,8 +220,8 @@ Core* NewCore(const ElemOps* ops, std::size_t capacity) {
       delete c;
       throw Panic("makechan: size out of range");
     }
-    c->buf = static_cast<unsigned char*>(
-        ::operator new(capacity * c->stride, std::align_val_t{std::max<std::size_t>(ops->align, 16)}));
+    c->buf = static_cast<unsigned char*>(::operator new (
+        capacity * c->stride, std::align_val_t{std::max<std::size_t>(ops->align, 16)}));
   }
   return c;
 }
@@ -242,7 +243,7 @@ void Unref(Core* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
     c->qcount--;
   }
   if (c->buf != nullptr) {
-    ::operator delete(c->buf, std::align_val_t{std::max<std::size_t>(c->ops->align, 16)});
+    ::operator delete (c->buf, std::align_val_t{std::max<std::size_t>(c->ops->align, 16)});
   }
   delete c;
 }
@@ -358,13 +359,14 @@ Case::Case(Case&& o) noexcept
 
 Case::~Case() {
   if (has_elem_) ops_->destroy(Elem());
-  if (heap_ != nullptr) ::operator delete(heap_, std::align_val_t{std::max<std::size_t>(ops_->align, 16)});
+  if (heap_ != nullptr)
+    ::operator delete (heap_, std::align_val_t{std::max<std::size_t>(ops_->align, 16)});
   if (core_ != nullptr) chan_internal::Unref(core_);
 }
 
 void Case::AllocElem() {
   if (ops_->size > sizeof(inline_) || ops_->align > alignof(std::max_align_t)) {
-    heap_ = ::operator new(ops_->size, std::align_val_t{std::max<std::size_t>(ops_->align, 16)});
+    heap_ = ::operator new (ops_->size, std::align_val_t{std::max<std::size_t>(ops_->align, 16)});
   }
 }
 
@@ -541,8 +543,8 @@ std::size_t SelectCases(Case* cases, std::size_t n) ABSL_NO_THREAD_SAFETY_ANALYS
     dequeue_all();
     // A receive case may have been handed a value before the unwind: the
     // Case owns it now and destroys it.
-    if (Waiter* f = st.fired; f != nullptr && f->success &&
-                              cases[f->case_index].kind_ == Case::Kind::kRecv) {
+    if (Waiter* f = st.fired;
+        f != nullptr && f->success && cases[f->case_index].kind_ == Case::Kind::kRecv) {
       cases[f->case_index].has_elem_ = true;
     }
     UnlockAll(&set);

@@ -36,7 +36,8 @@ void InitSeed() {
   if (seed_value == 0) seed_value = 1;
   published.store(seed_value, std::memory_order_release);
   std::fprintf(stderr, "gort: random schedule seed %llu (GORT_SCHEDULE_SEED=%llu replays it)\n",
-               static_cast<unsigned long long>(seed_value), static_cast<unsigned long long>(seed_value));
+               static_cast<unsigned long long>(seed_value),
+               static_cast<unsigned long long>(seed_value));
 }
 
 // splitmix64: each thread's stream is the seed mixed with the order in which

@@ -36,9 +36,11 @@ DeadState EvalDead() {
     Throw("checkdead: inconsistent counts");
   }
   if (sched.nforeign > 0) return DeadState::kAlive;
-  if (sched.ntimers.load(std::memory_order_acquire) > 0) return DeadState::kAlive;  // a sleeper will wake
+  if (sched.ntimers.load(std::memory_order_acquire) > 0)
+    return DeadState::kAlive;  // a sleeper will wake
   if (sched.nexternal_wakers.load(std::memory_order_acquire) > 0) return DeadState::kAlive;
-  if (sched.runq_size.load(std::memory_order_relaxed) > 0) return DeadState::kAlive;  // a wake-up is in flight
+  if (sched.runq_size.load(std::memory_order_relaxed) > 0)
+    return DeadState::kAlive;  // a wake-up is in flight
   if (sched.main_goexited && sched.ngoroutines.load(std::memory_order_relaxed) == 0) {
     return DeadState::kNoGoroutines;
   }
@@ -60,7 +62,8 @@ void CheckDead() {
 }
 
 void ThrowDead(DeadState s) {
-  if (s == DeadState::kNoGoroutines) Throw("no goroutines (main called runtime.Goexit) - deadlock!");
+  if (s == DeadState::kNoGoroutines)
+    Throw("no goroutines (main called runtime.Goexit) - deadlock!");
   Throw("all goroutines are asleep - deadlock!");
 }
 

@@ -205,8 +205,9 @@ void BlockedWhileUnwinding(G* g) {
   if (std::uncaught_exceptions() == 0) throw ForcedUnwind{};
   WriteErr("runtime: goroutine ");
   WriteErrNum(g->id);
-  WriteErr(" blocked (on a channel, select, mutex, wait group or sleep) in a destructor "
-           "while shutdown was unwinding it; nothing can wake it any more\n");
+  WriteErr(
+      " blocked (on a channel, select, mutex, wait group or sleep) in a destructor "
+      "while shutdown was unwinding it; nothing can wake it any more\n");
   Throw("fiber parked while being unwound at shutdown");
 }
 
@@ -229,7 +230,7 @@ void Yield(G* g) {
 namespace {
 [[noreturn]] void McallExit(G* g) {
   SwitchRequest req{SwitchKind::kExit};
-  TryDirectSwitch(g, &req);  // returns only if it could not switch
+  TryDirectSwitch(g, &req);             // returns only if it could not switch
   SwitchTo(G0Of(g->m), &req, nullptr);  // this fiber's fake stack dies with it
   Throw("goexit: dead fiber resumed");
 }

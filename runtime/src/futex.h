@@ -20,9 +20,9 @@ namespace gort::runtime::internal {
 class Note {
  public:
   void Clear() { key_.store(0, std::memory_order_relaxed); }
-  void Wakeup();                // any thread; idempotent until Clear
-  void Sleep();                 // spins briefly, then futex-sleeps
-  bool SleepFor(int64_t ns);    // false on timeout (the note stays clear)
+  void Wakeup();              // any thread; idempotent until Clear
+  void Sleep();               // spins briefly, then futex-sleeps
+  bool SleepFor(int64_t ns);  // false on timeout (the note stays clear)
 
  private:
   std::atomic<uint32_t> key_{0};

@@ -106,7 +106,8 @@ G* NewG(std::size_t size, std::size_t align, void (*invoke)(void*, bool)) {
   auto top = reinterpret_cast<uintptr_t>(g->stack.hi);
   uintptr_t storage = (top - size) & ~(uintptr_t{align} - 1);
   uintptr_t sp = storage & ~uintptr_t{63};
-  if (size > g->stack.size() / 2 || sp - reinterpret_cast<uintptr_t>(g->stack.lo) < kMinFiberStackLeft) {
+  if (size > g->stack.size() / 2 ||
+      sp - reinterpret_cast<uintptr_t>(g->stack.lo) < kMinFiberStackLeft) {
     CasGStatus(g, GStatus::kIdle, GStatus::kDead);
     GFree(p, g);
     throw Panic("gort: Go: the callable does not fit on a fiber stack (capture less by value)");

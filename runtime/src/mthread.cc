@@ -166,7 +166,8 @@ M* AllocM(P* p, bool spinning) {
   m->id = sched.mnext++;
   m->nextp = p;
   m->spinning = spinning;
-  m->rand = 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(m->id + 1) ^ static_cast<uint64_t>(Nanotime());
+  m->rand =
+      0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(m->id + 1) ^ static_cast<uint64_t>(Nanotime());
   if (m->rand == 0) m->rand = 1;
   sched.mcount++;
   sched.allm.push_back(m);

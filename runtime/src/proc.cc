@@ -32,22 +32,32 @@ G* GetG() {
 
 const char* GStatusName(GStatus s) {
   switch (s) {
-    case GStatus::kIdle: return "idle";
-    case GStatus::kRunnable: return "runnable";
-    case GStatus::kRunning: return "running";
-    case GStatus::kSyscall: return "syscall";
-    case GStatus::kWaiting: return "waiting";
-    case GStatus::kDead: return "dead";
+    case GStatus::kIdle:
+      return "idle";
+    case GStatus::kRunnable:
+      return "runnable";
+    case GStatus::kRunning:
+      return "running";
+    case GStatus::kSyscall:
+      return "syscall";
+    case GStatus::kWaiting:
+      return "waiting";
+    case GStatus::kDead:
+      return "dead";
   }
   return "?";
 }
 
 const char* PStatusName(PStatus s) {
   switch (s) {
-    case PStatus::kIdle: return "idle";
-    case PStatus::kRunning: return "running";
-    case PStatus::kSyscall: return "syscall";
-    case PStatus::kDead: return "dead";
+    case PStatus::kIdle:
+      return "idle";
+    case PStatus::kRunning:
+      return "running";
+    case PStatus::kSyscall:
+      return "syscall";
+    case PStatus::kDead:
+      return "dead";
   }
   return "?";
 }

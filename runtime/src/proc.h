@@ -81,12 +81,12 @@ struct G {
   Stack stack;
   std::atomic<GStatus> status{GStatus::kIdle};
   uint64_t id = 0;
-  M* m = nullptr;        // the M running it (kRunning, kSyscall)
-  M* lockedm = nullptr;  // the M it is locked to (lock_ext > 0)
+  M* m = nullptr;          // the M running it (kRunning, kSyscall)
+  M* lockedm = nullptr;    // the M it is locked to (lock_ext > 0)
   uint32_t lock_ext = 0;   // LockOSThread nesting depth
   G* schedlink = nullptr;  // global run queue / free lists
   void (*invoke)(void*, bool) = nullptr;
-  void* fn = nullptr;      // the callable, on this G's stack
+  void* fn = nullptr;  // the callable, on this G's stack
   bool is_main = false;
   std::atomic<bool> unwinding{false};  // set at shutdown: throw ForcedUnwind on resume
   // Set with `unwinding`: the G had been readied (its wait completed by a
@@ -106,16 +106,16 @@ struct M {
   std::size_t g0_size = 0;
   void* asan_fake = nullptr;
   void* tsan_fiber = nullptr;
-  void* eh_globals = nullptr;  // this thread's C++ exception globals
-  G* curg = nullptr;      // the G running on this M, if any
-  P* p = nullptr;         // the P held (null while idle or in a syscall)
-  P* nextp = nullptr;     // P handed to this M by startm / startlockedm
-  P* oldp = nullptr;      // P held before a syscall
-  G* lockedg = nullptr;   // G locked to this M
-  bool spinning = false;  // looking for work (counted in sched.nmspinning)
-  bool exiting = false;   // a locked G exited: the thread ends
-  bool exited = false;    // the thread has left MMain (guarded by sched.lock)
-  bool is_m0 = false;     // the Run thread while it unwinds fibers at shutdown
+  void* eh_globals = nullptr;        // this thread's C++ exception globals
+  G* curg = nullptr;                 // the G running on this M, if any
+  P* p = nullptr;                    // the P held (null while idle or in a syscall)
+  P* nextp = nullptr;                // P handed to this M by startm / startlockedm
+  P* oldp = nullptr;                 // P held before a syscall
+  G* lockedg = nullptr;              // G locked to this M
+  bool spinning = false;             // looking for work (counted in sched.nmspinning)
+  bool exiting = false;              // a locked G exited: the thread ends
+  bool exited = false;               // the thread has left MMain (guarded by sched.lock)
+  bool is_m0 = false;                // the Run thread while it unwinds fibers at shutdown
   std::atomic<bool> created{false};  // its OS thread exists (pthread_create returned)
   Note park;
   M* schedlink = nullptr;  // sched.midle
@@ -149,9 +149,9 @@ struct P {
   RunQueue runq;
   std::atomic<G*> runnext{nullptr};
   uint32_t runnext_streak = 0;  // owner only: consecutive picks from runnext
-  G* gfree = nullptr;  // owner only
+  G* gfree = nullptr;           // owner only
   int gfree_count = 0;
-  P* link = nullptr;   // sched.pidle
+  P* link = nullptr;  // sched.pidle
   // Timers: a min-heap on `when`. timer0_when mirrors the earliest deadline
   // (0: none) so that the scheduler can skip the lock.
   Lock timers_lock;
@@ -216,7 +216,7 @@ struct Sched {
   bool deadlock_suspect ABSL_GUARDED_BY(lock) = false;
   int64_t deadlock_since ABSL_GUARDED_BY(lock) = 0;
   uint64_t generation = 0;
-  std::atomic<int> ntimers{0};  // timers in all heaps
+  std::atomic<int> ntimers{0};             // timers in all heaps
   std::atomic<M*> timer_sleeper{nullptr};  // the idle M sleeping until the next deadline
   std::atomic<int64_t> timer_sleep_until{INT64_MAX};
 

@@ -18,11 +18,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "fatal.h"
-#include "gort/runtime.h"
 #include "deadlock.h"
 #include "execute.h"
+#include "fatal.h"
 #include "galloc.h"
+#include "gort/runtime.h"
 #include "mthread.h"
 #include "proc.h"
 #include "runq.h"
@@ -147,13 +147,14 @@ void Shutdown() {
 // behind. Message: the option, its value and what is accepted.
 absl::Status CheckOptions(const Options& o) {
   if (o.procs < 0 || o.procs > kMaxProcs) {
-    return absl::InvalidArgumentError(absl::StrCat("gort: runtime::Run: Options::procs is ", o.procs,
-                                                   "; want 0 (the default) or 1..", kMaxProcs));
+    return absl::InvalidArgumentError(absl::StrCat("gort: runtime::Run: Options::procs is ",
+                                                   o.procs, "; want 0 (the default) or 1..",
+                                                   kMaxProcs));
   }
   if (o.stack_size > kMaxStackSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("gort: runtime::Run: Options::stack_size is ", o.stack_size,
-                     " bytes; want 0 (the default, ", kDefaultStackSize, ") or at most ", kMaxStackSize));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "gort: runtime::Run: Options::stack_size is ", o.stack_size,
+        " bytes; want 0 (the default, ", kDefaultStackSize, ") or at most ", kMaxStackSize));
   }
   if (o.max_threads < 0 || (o.max_threads > 0 && o.max_threads < kMinThreads)) {
     return absl::InvalidArgumentError(
@@ -196,7 +197,8 @@ void EndRun() {
 }  // namespace
 
 int Run(std::function<void()> main_fiber, Options options) {
-  if (GetM() != nullptr) throw Panic("gort: runtime::Run called from a fiber (Run is not re-entrant)");
+  if (GetM() != nullptr)
+    throw Panic("gort: runtime::Run called from a fiber (Run is not re-entrant)");
   if (absl::Status st = CheckOptions(options); !st.ok()) throw Panic(std::string(st.message()));
   bool expected = false;
   if (!sched.running.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
@@ -204,8 +206,8 @@ int Run(std::function<void()> main_fiber, Options options) {
   }
   SetRunThread(true);
   int procs = DefaultProcs(options.procs);
-  sched.stack_size = options.stack_size == 0 ? kDefaultStackSize
-                                             : std::max(options.stack_size, kMinStackSize);
+  sched.stack_size =
+      options.stack_size == 0 ? kDefaultStackSize : std::max(options.stack_size, kMinStackSize);
   sched.max_threads = options.max_threads > 0 ? options.max_threads : kDefaultMaxThreads;
   sched.ncpu.store(NumCPU(), std::memory_order_relaxed);
   sched.shutdown.store(false, std::memory_order_seq_cst);

@@ -212,7 +212,8 @@ void HandoffP(P* p) {
   }
   // No local work; make sure someone is spinning, if nobody is.
   if (sched.nmspinning.load(std::memory_order_relaxed) +
-          sched.npidle.load(std::memory_order_relaxed) == 0) {
+          sched.npidle.load(std::memory_order_relaxed) ==
+      0) {
     int expected = 0;
     if (sched.nmspinning.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
       StartM(p, true);
@@ -274,7 +275,7 @@ StopResult StopM(M* m, int64_t timeout_ns = -1) {
       // section, so we are still on the idle list: leave it.
       if (!MRemove(m)) Throw("stopm: off the idle list without a p");
       return sched.shutdown.load(std::memory_order_relaxed) ? StopResult::kShutdown
-                                                             : StopResult::kNoP;
+                                                            : StopResult::kNoP;
     }
   }
   // A wake-up from StartM may still be on its way (we may have timed out
@@ -499,9 +500,12 @@ HaveP SleepUntilWork(M* m) {
 G* FindRunnable(M* m) {
   for (;;) {
     switch (EnsureP(m)) {
-      case HaveP::kStop: return nullptr;
-      case HaveP::kLookAgain: continue;
-      case HaveP::kYes: break;
+      case HaveP::kStop:
+        return nullptr;
+      case HaveP::kLookAgain:
+        continue;
+      case HaveP::kYes:
+        break;
     }
     P* p = m->p;
     if (G* g = TakeQueued(p)) return g;

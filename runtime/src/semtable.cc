@@ -1,8 +1,8 @@
 #include "semtable.h"
 
+#include "execute.h"
 #include "gort/runtime.h"
 #include "proc.h"
-#include "execute.h"
 #include "schedule.h"
 #include "wait.h"
 
@@ -92,7 +92,7 @@ void SemRelease(std::atomic<uint32_t>* addr, bool handoff) ABSL_NO_THREAD_SAFETY
   bool ticket = handoff && CanAcquire(addr);
   if (ticket) found->success = true;  // Go: s.ticket = 1
   b.lock.unlock();
-  Wake(found);  // found may be gone as soon as this returns
+  Wake(found);            // found may be gone as soon as this returns
   if (ticket) Gosched();  // let the waiter run now (Go: goyield)
 }
 

@@ -1,6 +1,8 @@
 // Fatal reports that need a signal handler or must not allocate: stack
 // overflow (SIGSEGV/SIGBUS on a fiber's guard page, handled on the M's
 // alternate signal stack) and panics escaping a fiber.
+#include "signals.h"
+
 #include <signal.h>
 #include <sys/mman.h>
 
@@ -9,7 +11,6 @@
 
 #include "fatal.h"
 #include "proc.h"
-#include "signals.h"
 
 namespace gort::runtime::internal {
 namespace {
@@ -88,7 +89,8 @@ void SignalsUninstall() {
 }
 
 void MSignalStackInit(M* m) {
-  void* p = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p =
+      mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return;
   stack_t ss;
   ss.ss_sp = p;

@@ -8,8 +8,8 @@
 
 namespace gort::runtime::internal {
 
-void SignalsInstall();    // Run, at start
-void SignalsUninstall();  // Run, at the end (the previous handlers return)
+void SignalsInstall();        // Run, at start
+void SignalsUninstall();      // Run, at the end (the previous handlers return)
 void MSignalStackInit(M* m);  // on m's thread
 void MSignalStackFree(M* m);  // on m's thread, as it ends
 [[noreturn]] void FatalStackOverflow(G* g);

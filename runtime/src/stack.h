@@ -17,10 +17,10 @@
 namespace gort::runtime::internal {
 
 struct Stack {
-  char* map = nullptr;     // start of the mapping (the guard page, if any)
+  char* map = nullptr;  // start of the mapping (the guard page, if any)
   std::size_t map_size = 0;
-  char* lo = nullptr;      // lowest usable byte (holds the canary)
-  char* hi = nullptr;      // one past the highest usable byte
+  char* lo = nullptr;  // lowest usable byte (holds the canary)
+  char* hi = nullptr;  // one past the highest usable byte
   bool guarded = false;
   std::size_t size() const { return static_cast<std::size_t>(hi - lo); }
 };
@@ -28,7 +28,7 @@ struct Stack {
 constexpr std::size_t kDefaultStackSize = 256 * 1024;
 constexpr std::size_t kMinStackSize = 64 * 1024;
 constexpr std::size_t kMaxStackSize = std::size_t{1} << 30;  // Go's maximum stack, 1 GB
-constexpr uint64_t kStackCanary = 0x676f72745f73746bULL;  // "gort_stk"
+constexpr uint64_t kStackCanary = 0x676f72745f73746bULL;     // "gort_stk"
 
 // Any thread. Aborts with a clear message when the kernel refuses memory.
 Stack StackAlloc(std::size_t size);

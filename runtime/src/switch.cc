@@ -12,9 +12,8 @@
 // through other headers anyway.
 #include <cxxabi.h>
 
-#include <cstddef>
-
 #include <boost/context/detail/fcontext.hpp>
+#include <cstddef>
 
 namespace bctx = boost::context::detail;
 

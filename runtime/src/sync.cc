@@ -33,7 +33,8 @@ constexpr int kActiveSpinCount = 30;
 // Spinning makes sense only on a multicore machine with other Ps running
 // and nothing queued on ours. Go: sync_runtime_canSpin.
 bool CanSpin(int iter) {
-  if (iter >= kActiveSpin || runtime::internal::sched.ncpu.load(std::memory_order_relaxed) <= 1) return false;
+  if (iter >= kActiveSpin || runtime::internal::sched.ncpu.load(std::memory_order_relaxed) <= 1)
+    return false;
   runtime::internal::M* m = runtime::internal::GetM();
   if (m == nullptr || m->p == nullptr) return true;  // a plain thread
   auto& s = runtime::internal::sched;

@@ -36,7 +36,6 @@ G* ExitSyscall0(M* m, G* g) {
   return nullptr;  // the loop stops this M (or waits for its locked G)
 }
 
-
 }  // namespace internal
 
 using namespace internal;  // NOLINT: the runtime's own front door

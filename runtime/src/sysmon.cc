@@ -8,9 +8,9 @@
 #include <cstring>
 #include <string>
 
+#include "deadlock.h"
 #include "fatal.h"
 #include "gort/panic.h"
-#include "deadlock.h"
 #include "mthread.h"
 #include "proc.h"
 #include "runq.h"
@@ -58,7 +58,8 @@ int Retake(int64_t now) {
     // taking it would only cost its M a slower exit.
     if (RunqEmpty(p) &&
         sched.nmspinning.load(std::memory_order_relaxed) +
-                sched.npidle.load(std::memory_order_relaxed) > 0 &&
+                sched.npidle.load(std::memory_order_relaxed) >
+            0 &&
         p->sysmon_when + kRetakeSlackNs > now) {
       continue;
     }

@@ -2,10 +2,10 @@
 #include "gort/time.h"
 
 #include "absl/time/clock.h"
+#include "execute.h"
 #include "fatal.h"
 #include "gort/runtime.h"
 #include "proc.h"
-#include "execute.h"
 #include "schedule.h"
 #include "timers.h"
 
@@ -106,7 +106,8 @@ struct Timer::Shared {
   // is, it was still pending or its value sat unreceived (dropped here).
   bool Stop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     bool pending = DelTimer(&node);
-    if (pending) refs.fetch_sub(1, std::memory_order_acq_rel);  // never the last: the owner holds one
+    if (pending)
+      refs.fetch_sub(1, std::memory_order_acq_rel);  // never the last: the owner holds one
     seq++;
     if (c.TryRecv().has_value()) pending = true;
     return pending;

@@ -3,9 +3,9 @@
 // by the one idle M that sleeps until the earliest deadline (FindRunnable's
 // timer sleeper). No thread per sleeper: a sleeping fiber costs its stack
 // and one heap entry. Go: runtime/time.go (addtimer, deltimer, checkTimers).
-#include <algorithm>
-
 #include "timers.h"
+
+#include <algorithm>
 
 #include "fatal.h"
 #include "schedule.h"
@@ -87,8 +87,8 @@ void AddTimer(TimerNode* t) {
     // A plain thread (or an M in a system call): any P's heap will do.
     int procs = std::max(1, sched.gomaxprocs.load(std::memory_order_acquire));
     static std::atomic<uint32_t> next{0};
-    p = sched.allp[next.fetch_add(1, std::memory_order_relaxed) % static_cast<uint32_t>(procs)].load(
-        std::memory_order_acquire);
+    p = sched.allp[next.fetch_add(1, std::memory_order_relaxed) % static_cast<uint32_t>(procs)]
+            .load(std::memory_order_acquire);
   }
   // Read before publishing: once in the heap, the node may fire and be freed
   // (a sleeper's is on its stack) before this function returns.

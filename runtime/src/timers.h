@@ -30,12 +30,12 @@ struct TimerNode {
   int index = -1;
 };
 
-void AddTimer(TimerNode* t);         // any thread; the runtime must be running
-bool DelTimer(TimerNode* t);         // true if it was pending (and now is not)
-int RunTimers(P* p, int64_t now);    // runs p's expired timers; returns how many
-void RunAllTimers(int64_t now);      // every P's (an M without P)
-int64_t EarliestTimer();             // 0: none
-void ClearTimers();                  // shutdown: drop every pending timer
+void AddTimer(TimerNode* t);       // any thread; the runtime must be running
+bool DelTimer(TimerNode* t);       // true if it was pending (and now is not)
+int RunTimers(P* p, int64_t now);  // runs p's expired timers; returns how many
+void RunAllTimers(int64_t now);    // every P's (an M without P)
+int64_t EarliestTimer();           // 0: none
+void ClearTimers();                // shutdown: drop every pending timer
 
 // The heap primitives under AddTimer and friends (the caller holds the
 // heap's lock). Exposed for their unit tests (tests/runtime/timer_heap_test).

@@ -1,9 +1,9 @@
 #include "wait.h"
 
-#include "fatal.h"
-#include "proc.h"
 #include "deadlock.h"
 #include "execute.h"
+#include "fatal.h"
+#include "proc.h"
 #include "schedule.h"
 
 namespace gort::runtime::internal {

@@ -34,7 +34,7 @@ struct Waiter {
   Waiter(const Waiter&) = delete;  // `note` may point into itself
   Waiter& operator=(const Waiter&) = delete;
 
-  G* g = nullptr;        // the parked fiber; null for a plain thread
+  G* g = nullptr;          // the parked fiber; null for a plain thread
   Note* note = &own_note;  // where a plain thread sleeps
   Note own_note;
   Waiter* next = nullptr;
@@ -44,7 +44,7 @@ struct Waiter {
   bool success = false;
   SelectState* sel = nullptr;  // set for the waiters of a blocked select
   int case_index = -1;
-  void* owner = nullptr;       // select: the channel whose queue holds it
+  void* owner = nullptr;  // select: the channel whose queue holds it
 };
 
 // Blocks the caller (fiber or thread) until Wake(w); `l` is held on entry and

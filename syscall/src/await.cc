@@ -210,7 +210,8 @@ absl::Status Await(Waitmsg* w) {
     if (pid < 0) err = errno;
   }
   if (pid < 0) {
-    return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("wait: ", internal::ErrnoText(err)));
+    return absl::Status(absl::ErrnoToStatusCode(err),
+                        absl::StrCat("wait: ", internal::ErrnoText(err)));
   }
   internal::FillWaitmsg(w, pid, status, ru);
   w->real = internal::TakeElapsed(pid);
@@ -219,7 +220,6 @@ absl::Status Await(Waitmsg* w) {
 
 namespace internal {
 namespace {
-
 
 // Why a child we forked and never reaped is not there to be reaped: the
 // host's choices, said plainly.
@@ -260,7 +260,8 @@ absl::Status AwaitChild(pid_t pid, int pidfd, Waitmsg* w, bool* stopped) {
       if (n < 0) err = errno;
     }
     if (n < 0) {
-      return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("wait: poll: ", ErrnoText(err)));
+      return absl::Status(absl::ErrnoToStatusCode(err),
+                          absl::StrCat("wait: poll: ", ErrnoText(err)));
     }
     if (fds[0].revents != 0) {
       int status = 0;
@@ -295,8 +296,8 @@ namespace {
 struct Orphans {
   std::mutex mu;
   std::vector<std::pair<pid_t, int>> pending;  // pid, pidfd (owned)
-  bool running = false;  // a reaper thread exists
-  int wake = -1;         // eventfd: a new orphan arrived
+  bool running = false;                        // a reaper thread exists
+  int wake = -1;                               // eventfd: a new orphan arrived
 };
 Orphans& orphans() {
   static auto* o = new Orphans;
@@ -374,10 +375,10 @@ void Orphan(pid_t pid, int pidfd) {
 
 int OrphansPending() {
   std::lock_guard<std::mutex> l(orphans().mu);
-  return static_cast<int>(orphans().pending.size()) + fdless_orphans.load(std::memory_order_relaxed);
+  return static_cast<int>(orphans().pending.size()) +
+         fdless_orphans.load(std::memory_order_relaxed);
 }
 
 }  // namespace internal
-
 
 }  // namespace gort::syscall

@@ -4,14 +4,14 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gort/syscall.h"
-
-#include <cstddef>
-#include <string>
-#include <vector>
 
 namespace gort::syscall::internal {
 
@@ -25,9 +25,9 @@ std::string ErrnoText(int err);
 // reaped elsewhere are pruned (await.cc says how and when).
 void RecordStart(pid_t pid);
 absl::Duration TakeElapsed(pid_t pid);  // zero if unknown; forgets the pid
-int ForkTimesRecorded();  // records held now, stale ones included (no prune)
+int ForkTimesRecorded();                // records held now, stale ones included (no prune)
 inline constexpr std::size_t kForkTimesPruneMin = 64;  // no prune below this many
-int ForkTimesPending();   // records of pids still our children (prunes first)
+int ForkTimesPending();  // records of pids still our children (prunes first)
 
 // ForkExec without the fork-time record (the caller keeps its own), with a
 // pidfd in *pidfd when pidfd is not null.

@@ -38,7 +38,10 @@ __attribute__((always_inline)) inline long Raw(long n, long a = 0, long b = 0, l
                                                long d = 0) {
   long ret;
   register long r10 asm("r10") = d;
-  asm volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+  asm volatile("syscall"
+               : "=a"(ret)
+               : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+               : "rcx", "r11", "memory");
   return ret;
 }
 #else
@@ -70,11 +73,11 @@ struct ChildPlan {
   const char* path;
   char* const* argv;
   char* const* envp;
-  const char* dir;       // null: inherit
-  const int* fds;        // child fd i <- fds[i] (-1: closed)
+  const char* dir;  // null: inherit
+  const int* fds;   // child fd i <- fds[i] (-1: closed)
   int nfds;
-  int* scratch;          // nfds ints for the shuffle
-  int pipe_w;            // status pipe, write end (CLOEXEC)
+  int* scratch;  // nfds ints for the shuffle
+  int pipe_w;    // status pipe, write end (CLOEXEC)
   bool setsid, setpgid;
   int pgid;
   int pdeathsig;
@@ -93,7 +96,8 @@ enum ChildStep : int {
 
 // The child's report through the status pipe: two ints, the step and errno.
 [[noreturn]] __attribute__((no_sanitize("address", "thread", "undefined"), noinline))
-GORT_CHILD_NO_COVERAGE void ChildFail(int pipe_w, ChildStep step, long err) {
+GORT_CHILD_NO_COVERAGE void
+ChildFail(int pipe_w, ChildStep step, long err) {
   int report[2] = {step, static_cast<int>(-err)};
   Raw(SYS_write, pipe_w, reinterpret_cast<long>(report), sizeof(report));
   for (;;) Raw(SYS_exit_group, 253);
@@ -227,8 +231,8 @@ absl::Status ChildError(const std::string& argv0, const ProcAttr& attr, int step
     case kStepSetsid:
       return absl::Status(code, absl::StrCat("fork/exec ", argv0, ": setsid: ", text));
     case kStepSetpgid:
-      return absl::Status(code, absl::StrCat("fork/exec ", argv0, ": setpgid(0, ", attr.sys.pgid,
-                                             "): ", text));
+      return absl::Status(
+          code, absl::StrCat("fork/exec ", argv0, ": setpgid(0, ", attr.sys.pgid, "): ", text));
     case kStepPdeathsig:
       return absl::Status(code, absl::StrCat("fork/exec ", argv0, ": prctl(PR_SET_PDEATHSIG, ",
                                              attr.sys.pdeathsig, "): ", text));
@@ -267,8 +271,8 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
   // Linux would run the program with argc == 0 (and warn in the kernel log);
   // programs assume argv[0] exists.
   if (argv.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("fork/exec ", argv0, ": argv is empty (argv[0], the program's name, is required)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fork/exec ", argv0, ": argv is empty (argv[0], the program's name, is required)"));
   }
   if (HasNul(argv0)) return ForkError(argv0, EINVAL);
   std::vector<const char*> cargv;
@@ -285,7 +289,8 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
     cenv.push_back(e.c_str());
   }
   cenv.push_back(nullptr);
-  if (HasNul(attr.dir)) return absl::InvalidArgumentError(absl::StrCat("chdir ", attr.dir, ": invalid argument"));
+  if (HasNul(attr.dir))
+    return absl::InvalidArgumentError(absl::StrCat("chdir ", attr.dir, ": invalid argument"));
   std::vector<int> fds;
   if (attr.files.empty()) {
     // The default plan inherits 0-2 as they are: one the parent has closed
@@ -387,7 +392,8 @@ absl::StatusOr<pid_t> ForkExecPidfd(const std::string& argv0, const std::vector<
 absl::Status SignalPidfd(int pidfd, int sig) {
   if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0) return absl::OkStatus();
   int err = errno;
-  return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("kill: ", internal::ErrnoText(err)));
+  return absl::Status(absl::ErrnoToStatusCode(err),
+                      absl::StrCat("kill: ", internal::ErrnoText(err)));
 }
 
 }  // namespace gort::syscall

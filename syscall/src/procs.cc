@@ -47,9 +47,9 @@ absl::Status Detached(const absl::Status& s) {
 
 struct Child::Rep {
   pid_t pid = 0;
-  int pidfd = -1;             // owned; closed with the last reference
-  absl::Time started;         // fork time, for Waitmsg::real
-  WaitChan waitc{1};          // the waiter sends the status once, then closes
+  int pidfd = -1;      // owned; closed with the last reference
+  absl::Time started;  // fork time, for Waitmsg::real
+  WaitChan waitc{1};   // the waiter sends the status once, then closes
   ~Rep() {
     if (pidfd >= 0) close(pidfd);
   }
@@ -154,9 +154,9 @@ void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> arg
       // is unreaped, so its pid cannot have been reused).
       internal::Orphan(rep->pid, -1);
     }
-    w->err = absl::FailedPreconditionError(absl::StrCat(
-        "wait: the runtime stopped while process ", rep->pid,
-        " was running; it was left running and is reaped in the background"));
+    w->err = absl::FailedPreconditionError(
+        absl::StrCat("wait: the runtime stopped while process ", rep->pid,
+                     " was running; it was left running and is reaped in the background"));
     Unmap(rep);
   } else if (w->err.ok()) {
     w->msg.real = absl::Now() - rep->started;
@@ -240,7 +240,8 @@ absl::Status Kill(pid_t pid, int sig) {
   if (rep != nullptr) return Child(std::move(rep)).Signal(sig);
   if (kill(pid, sig) == 0) return absl::OkStatus();
   int err = errno;
-  return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("kill: ", internal::ErrnoText(err)));
+  return absl::Status(absl::ErrnoToStatusCode(err),
+                      absl::StrCat("kill: ", internal::ErrnoText(err)));
 }
 
 int OrphanedProcesses() { return internal::OrphansPending(); }

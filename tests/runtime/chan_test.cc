@@ -1,5 +1,7 @@
 // Channels and select, mirroring Go's runtime/chan_test.go and select tests,
 // at procs 1, 2, 4 and 8.
+#include "gort/chan.h"
+
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -7,7 +9,6 @@
 #include <thread>
 #include <vector>
 
-#include "gort/chan.h"
 #include "testing.h"
 
 namespace gort {
@@ -184,7 +185,10 @@ TEST(ChanApi, MoveOnlyElements) {
   runtime::Run([] {
     Chan<std::unique_ptr<int>> c(2);
     c.Send(std::make_unique<int>(1));
-    Go([c]() mutable { c.Send(std::make_unique<int>(2)); c.Send(std::make_unique<int>(3)); });
+    Go([c]() mutable {
+      c.Send(std::make_unique<int>(2));
+      c.Send(std::make_unique<int>(3));
+    });
     int sum = 0;
     for (int i = 0; i < 3; i++) sum += **c.Recv();
     EXPECT_EQ(sum, 6);
@@ -300,7 +304,8 @@ TEST_P(ChanTest, ProducersConsumersNothingLostNothingDuplicated) {
       });
       for (int k = 0; k < kConsumers; k++) done.Recv();
     });
-    for (std::size_t i = 0; i < seen.size(); i++) ASSERT_EQ(seen[i].load(), 1) << i << " cap " << cap;
+    for (std::size_t i = 0; i < seen.size(); i++)
+      ASSERT_EQ(seen[i].load(), 1) << i << " cap " << cap;
   }
 }
 
@@ -503,7 +508,8 @@ TEST_P(ChanTest, SelectStress) {
       Chan<int> cc[4] = {c[0], c[1], c[2], c[3]};
       std::optional<int> v;
       for (int i = 0; i < 4 * kN; i++) {
-        size_t k = Select(OnRecv(cc[0], &v), OnRecv(cc[1], &v), OnRecv(cc[2], &v), OnRecv(cc[3], &v));
+        size_t k =
+            Select(OnRecv(cc[0], &v), OnRecv(cc[1], &v), OnRecv(cc[2], &v), OnRecv(cc[3], &v));
         if (++n[k] == kN) cc[k] = Chan<int>();
       }
       done.fetch_add(1);

@@ -3,10 +3,10 @@
 #include <atomic>
 #include <stdexcept>
 
+#include "chaos.h"
 #include "gort/chan.h"
 #include "gort/time.h"
 #include "testing.h"
-#include "chaos.h"
 #include "wait.h"
 
 namespace gort {

@@ -8,8 +8,8 @@
 #include <string>
 #include <utility>
 
-#include "testing.h"
 #include "proc.h"
+#include "testing.h"
 #include "wait.h"
 
 namespace gort {
@@ -58,9 +58,17 @@ TEST_P(LockOSThreadTest, PinnedAndExclusiveUnderLoad) {
       locked_tid = me;
       for (int k = 0; k < 300; k++) {
         switch (k % 3) {
-          case 0: Gosched(); break;
-          case 1: ping.Release(); pong.Acquire(); break;  // park and be readied
-          case 2: { runtime::BlockingSyscall bs; usleep(20); } break;
+          case 0:
+            Gosched();
+            break;
+          case 1:
+            ping.Release();
+            pong.Acquire();
+            break;  // park and be readied
+          case 2: {
+            runtime::BlockingSyscall bs;
+            usleep(20);
+          } break;
         }
         if (runtime::ThreadID() != me) moved.fetch_add(1);
       }
@@ -169,7 +177,10 @@ TEST_P(LockOSThreadTest, ExitWhileLockedEndsTheThread) {
     for (int i = 0; i < 100; i++) {
       Go([&] {
         if (runtime::ThreadID() == tid.load()) on_dead_thread.fetch_add(1);
-        { runtime::BlockingSyscall bs; usleep(10); }
+        {
+          runtime::BlockingSyscall bs;
+          usleep(10);
+        }
         if (runtime::ThreadID() == tid.load()) on_dead_thread.fetch_add(1);
         done.fetch_add(1);
       });

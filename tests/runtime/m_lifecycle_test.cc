@@ -50,7 +50,8 @@ class MLifecycleTest : public ::testing::Test {
 // Waits (yielding the thread) until pred holds or about 10 s passed.
 template <class Pred>
 bool SpinUntil(Pred pred) {
-  for (int i = 0; i < 100000 && !pred(); i++) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  for (int i = 0; i < 100000 && !pred(); i++)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   return pred();
 }
 
@@ -118,7 +119,8 @@ TEST_F(MLifecycleTest, ExitedMOutlivesAHandOverToItDuringShutdown) {
     if (hook_entered.exchange(true)) return;
     // Shutdown begins once the main fiber returns (released by the thread
     // below); then B wakes, sees it and exits.
-    if (SpinUntil([&] { return runtime::internal::fortest::Exited(target); })) saw_exit.fetch_add(1);
+    if (SpinUntil([&] { return runtime::internal::fortest::Exited(target); }))
+      saw_exit.fetch_add(1);
   });
   runtime::Options o;
   o.procs = 2;

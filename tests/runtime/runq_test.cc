@@ -39,7 +39,8 @@ TEST(RunqTest, RunnextFirstThenFifo) {
   for (int i = 0; i < 3; i++) RunqPut(p.get(), gs[i].get(), false);
   RunqPut(p.get(), gs[3].get(), true);
   EXPECT_FALSE(RunqEmpty(p.get()));
-  EXPECT_EQ(DrainLocal(p.get()), (std::vector<G*>{gs[3].get(), gs[0].get(), gs[1].get(), gs[2].get()}));
+  EXPECT_EQ(DrainLocal(p.get()),
+            (std::vector<G*>{gs[3].get(), gs[0].get(), gs[1].get(), gs[2].get()}));
   EXPECT_TRUE(RunqEmpty(p.get()));
 }
 
@@ -97,7 +98,8 @@ TEST(RunqTest, StealTakesTheOlderHalf) {
   G* got = RunqSteal(thief.get(), victim.get(), false);
   // Five taken: four onto the thief's queue, the last one returned to run.
   EXPECT_EQ(got, gs[4].get());
-  EXPECT_EQ(DrainLocal(thief.get()), (std::vector<G*>{gs[0].get(), gs[1].get(), gs[2].get(), gs[3].get()}));
+  EXPECT_EQ(DrainLocal(thief.get()),
+            (std::vector<G*>{gs[0].get(), gs[1].get(), gs[2].get(), gs[3].get()}));
   std::vector<G*> rest = DrainLocal(victim.get());
   ASSERT_EQ(rest.size(), 5u);
   for (int i = 0; i < 5; i++) EXPECT_EQ(rest[i], gs[5 + i].get());

@@ -265,10 +265,18 @@ TEST(RuntimeApi, NumCPUAndGOMAXPROCS) {
         EXPECT_EQ(runtime::GOMAXPROCS(-1), 1);
         // Work still gets done on one P, and again after growing.
         std::atomic<int> done{0};
-        for (int i = 0; i < 1000; i++) Go([&] { Gosched(); done.fetch_add(1); });
+        for (int i = 0; i < 1000; i++)
+          Go([&] {
+            Gosched();
+            done.fetch_add(1);
+          });
         YieldUntil([&] { return done.load() == 1000; });
         EXPECT_EQ(runtime::GOMAXPROCS(4), 1);
-        for (int i = 0; i < 1000; i++) Go([&] { Gosched(); done.fetch_add(1); });
+        for (int i = 0; i < 1000; i++)
+          Go([&] {
+            Gosched();
+            done.fetch_add(1);
+          });
         YieldUntil([&] { return done.load() == 2000; });
         EXPECT_EQ(runtime::GOMAXPROCS(0), 4);
       },

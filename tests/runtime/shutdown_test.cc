@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "gort/chan.h"
+#include "gort/internal/runtime_support.h"
 #include "gort/sync.h"
 #include "gort/time.h"
-#include "gort/internal/runtime_support.h"
 #include "testing.h"
 #include "wait.h"
 
@@ -180,7 +180,10 @@ TEST_P(ShutdownTest, WaitAfterTheBracketAtShutdownUnwinds) {
     return [&, wait] {
       CountOnExit c{&unwound};
       entered.fetch_add(1);
-      { runtime::BlockingSyscall bs; usleep(30 * 1000); }
+      {
+        runtime::BlockingSyscall bs;
+        usleep(30 * 1000);
+      }
       wait();
     };
   };
@@ -319,7 +322,8 @@ TEST(LimitsApi, StackAllocationFailureIsAPanicFromGoAndRun) {
           }
         }
         EXPECT_EQ(refused.rfind("runtime: out of memory: cannot allocate a ", 0), 0u) << refused;
-        EXPECT_NE(refused.find("-byte fiber stack (mmap: Cannot allocate memory)"), std::string::npos);
+        EXPECT_NE(refused.find("-byte fiber stack (mmap: Cannot allocate memory)"),
+                  std::string::npos);
         release.Close();
         std::atomic<bool> after{false};
         Go([&after] { after = true; });

@@ -1,5 +1,7 @@
 // sync.Mutex, WaitGroup and Once, from fibers and plain threads together, at
 // procs 1, 2, 4 and 8; misuse panics with Go's words.
+#include "gort/sync.h"
+
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -7,7 +9,6 @@
 #include <vector>
 
 #include "gort/chan.h"
-#include "gort/sync.h"
 #include "testing.h"
 
 namespace gort {
@@ -130,12 +131,24 @@ TEST_P(SyncTest, WaitGroupFromFibersAndThreads) {
           wg.Done();
         });
       }
-      std::thread t1([&] { done.fetch_add(1); wg.Done(); });
-      std::thread t2([&] { done.fetch_add(1); wg.Done(); });
+      std::thread t1([&] {
+        done.fetch_add(1);
+        wg.Done();
+      });
+      std::thread t2([&] {
+        done.fetch_add(1);
+        wg.Done();
+      });
       // Several waiters: the main fiber, another fiber and a plain thread.
       std::atomic<int> waiters_back{0};
-      Go([&] { wg.Wait(); waiters_back.fetch_add(1); });
-      std::thread t3([&] { wg.Wait(); waiters_back.fetch_add(1); });
+      Go([&] {
+        wg.Wait();
+        waiters_back.fetch_add(1);
+      });
+      std::thread t3([&] {
+        wg.Wait();
+        waiters_back.fetch_add(1);
+      });
       wg.Wait();
       EXPECT_EQ(done.load(), kN + 2);
       t1.join();

@@ -2,11 +2,12 @@
 // sleepers cost no threads; timers from plain threads; a pending timer is not
 // a deadlock. No test asserts an upper bound on elapsed time (shared, noisy
 // machines); lower bounds are what the API promises.
+#include "gort/time.h"
+
 #include <atomic>
 #include <thread>
 
 #include "gort/sync.h"
-#include "gort/time.h"
 #include "testing.h"
 
 namespace gort {
@@ -90,8 +91,8 @@ TEST_P(TimeTest, TimerStopAndReset) {
     EXPECT_FALSE(t.C().TryRecv().has_value());
 
     EXPECT_FALSE(t.Reset(absl::Milliseconds(5)));  // was stopped
-    EXPECT_TRUE(t.C().Recv().has_value());           // fires once
-    EXPECT_FALSE(t.Stop());                          // already fired
+    EXPECT_TRUE(t.C().Recv().has_value());         // fires once
+    EXPECT_FALSE(t.Stop());                        // already fired
 
     EXPECT_FALSE(t.Reset(absl::Hours(1)));
     EXPECT_TRUE(t.Reset(absl::Milliseconds(1)));  // pending: re-armed
@@ -113,7 +114,8 @@ TEST_P(TimeTest, TimerStopAndReset) {
 TEST_P(TimeTest, StoppedTimersNeverDeliver) {
   RunFibers([] {
     std::vector<std::unique_ptr<time::Timer>> ts;
-    for (int i = 0; i < 100; i++) ts.push_back(std::make_unique<time::Timer>(absl::Milliseconds(5)));
+    for (int i = 0; i < 100; i++)
+      ts.push_back(std::make_unique<time::Timer>(absl::Milliseconds(5)));
     int stopped = 0;
     for (auto& t : ts) stopped += t->Stop() ? 1 : 0;
     time::Sleep(absl::Milliseconds(20));
@@ -165,8 +167,12 @@ TEST_P(TimeTest, ConcurrentResetAndStopAreSafe) {
     auto hammer = [&](int seed) {
       for (int i = 0; i < rounds; i++) {
         switch ((i + seed) % 3) {
-          case 0: t.Reset(absl::Microseconds((i * 7 + seed) % 50)); break;
-          case 1: t.Stop(); break;
+          case 0:
+            t.Reset(absl::Microseconds((i * 7 + seed) % 50));
+            break;
+          case 1:
+            t.Stop();
+            break;
           default:
             if (t.C().TryRecv().has_value()) received.fetch_add(1);
             break;

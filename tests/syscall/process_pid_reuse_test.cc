@@ -67,7 +67,8 @@ TEST(ProcessPidReuse, SignalAfterReapSparesTheRecycledPid) {
       absl::Status s = c->Signal(SIGKILL);
       EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
       EXPECT_EQ(s.message(), "kill: no such process");
-      EXPECT_EQ(syscall::Kill(old_pid, 0).code(), absl::StatusCode::kOk);  // raw kill by pid: the bystander
+      EXPECT_EQ(syscall::Kill(old_pid, 0).code(),
+                absl::StatusCode::kOk);  // raw kill by pid: the bystander
       // os::Process after Wait: Go's "os: process already finished".
       EXPECT_EQ(osp->Kill().message(), "os: process already finished");
       char st = testing::ProcState(bystander);

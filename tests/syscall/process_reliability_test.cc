@@ -4,9 +4,9 @@
 // checks that no status is lost or misdelivered and nothing is left behind
 // (zombies, wait-map entries, orphans still pending).
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,7 +73,8 @@ TEST(ProcessShutdown, RunReturnsWhileChildrenRun) {
                   auto a = syscall::StartProcess(kChild, {kChild, "stdin"}, gate.Attr());
                   ASSERT_TRUE(a.ok()) << a.status();
                   pids.push_back(*a);
-                  auto b = os::StartProcess(kChild, {kChild, "stdin"}, os::ProcAttr{.files = {gate.fds[0], 1, 2}});
+                  auto b = os::StartProcess(kChild, {kChild, "stdin"},
+                                            os::ProcAttr{.files = {gate.fds[0], 1, 2}});
                   ASSERT_TRUE(b.ok()) << b.status();
                   pids.push_back(b->Pid());
                   ASSERT_TRUE(b->Release().ok());
@@ -198,22 +199,46 @@ TEST(ProcessBadInput, StartRefusesWithGoLikeErrors) {
     std::vector<std::string> many(40000, std::string(100, 'y'));  // 4 MB: beyond ARG_MAX
     many.insert(many.begin(), kChild);
     std::vector<Case> cases = {
-        {"empty argv", kChild, {}, {},
+        {"empty argv",
+         kChild,
+         {},
+         {},
          "fork/exec " + kChild + ": argv is empty (argv[0], the program's name, is required)"},
-        {"NUL in dir", kChild, {kChild}, ProcAttr{.dir = std::string("/tm\0p", 5)},
+        {"NUL in dir",
+         kChild,
+         {kChild},
+         ProcAttr{.dir = std::string("/tm\0p", 5)},
          "chdir " + std::string("/tm\0p", 5) + ": invalid argument"},
-        {"huge fd", kChild, {kChild}, ProcAttr{.files = {0, 1, 1 << 30}},
+        {"huge fd",
+         kChild,
+         {kChild},
+         ProcAttr{.files = {0, 1, 1 << 30}},
          "fork/exec " + kChild + ": bad file descriptor"},
-        {"setpgid to a group that does not exist", kChild, {kChild},
+        {"setpgid to a group that does not exist",
+         kChild,
+         {kChild},
          ProcAttr{.sys = {.setpgid = true, .pgid = 0x3ffffff0}},
          "fork/exec " + kChild + ": setpgid(0, 1073741808): operation not permitted"},
-        {"setpgid to a negative group", kChild, {kChild}, ProcAttr{.sys = {.setpgid = true, .pgid = -5}},
+        {"setpgid to a negative group",
+         kChild,
+         {kChild},
+         ProcAttr{.sys = {.setpgid = true, .pgid = -5}},
          "fork/exec " + kChild + ": setpgid(0, -5): invalid argument"},
-        {"pdeathsig out of range", kChild, {kChild}, ProcAttr{.sys = {.pdeathsig = 999}},
+        {"pdeathsig out of range",
+         kChild,
+         {kChild},
+         ProcAttr{.sys = {.pdeathsig = 999}},
          "fork/exec " + kChild + ": prctl(PR_SET_PDEATHSIG, 999): invalid argument"},
-        {"argument beyond MAX_ARG_STRLEN", kChild, {kChild, huge}, {},
+        {"argument beyond MAX_ARG_STRLEN",
+         kChild,
+         {kChild, huge},
+         {},
          "fork/exec " + kChild + ": argument list too long"},
-        {"argv beyond ARG_MAX", kChild, many, {}, "fork/exec " + kChild + ": argument list too long"},
+        {"argv beyond ARG_MAX",
+         kChild,
+         many,
+         {},
+         "fork/exec " + kChild + ": argument list too long"},
     };
     for (const Case& c : cases) {
       for (bool fixed : {false, true}) {
@@ -236,7 +261,8 @@ TEST(ProcessBadInput, DuplicateAndCyclicFilesWork) {
     ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
     // child: 0 <- /dev/null, 1 <- pipe, 2 <- pipe (a duplicate), 3 <- pipe.
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    auto pid = syscall::StartProcess(kChild, {kChild, "fds"}, ProcAttr{.files = {devnull, p[1], p[1], p[1]}});
+    auto pid = syscall::StartProcess(kChild, {kChild, "fds"},
+                                     ProcAttr{.files = {devnull, p[1], p[1], p[1]}});
     ASSERT_TRUE(pid.ok()) << pid.status();
     close(p[1]);
     close(devnull);
@@ -268,7 +294,8 @@ TEST(ProcessLimits, ConcurrentSpawnsNearTheThreadLimit) {
           for (int f = 0; f < spawners; f++) {
             runtime::Go([&, f] {
               for (int i = 0; i < each; i++) {
-                auto c = syscall::StartChild(kChild, {kChild, "sleep", std::to_string((f + i) % 3)}, {});
+                auto c =
+                    syscall::StartChild(kChild, {kChild, "sleep", std::to_string((f + i) % 3)}, {});
                 if (!c.ok()) {
                   EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted) << c.status();
                   refused.fetch_add(1);
@@ -297,12 +324,12 @@ TEST(ProcessLimits, ConcurrentSpawnsNearTheThreadLimit) {
 
 class HostileHost : public testing::ThreadsafeDeathTest {};
 
-#define HOST_CHECK(cond)                                          \
-  do {                                                            \
-    if (!(cond)) {                                                \
+#define HOST_CHECK(cond)                                                 \
+  do {                                                                   \
+    if (!(cond)) {                                                       \
       fprintf(stderr, "check failed at line %d: %s\n", __LINE__, #cond); \
-      _exit(1);                                                   \
-    }                                                             \
+      _exit(1);                                                          \
+    }                                                                    \
   } while (0)
 
 // Children started, waited for; returns what each Wait said. The child
@@ -334,7 +361,8 @@ void ExpectTaken(const std::vector<absl::Status>& st, const char* words, bool al
   int taken = 0;
   for (const absl::Status& s : st) {
     if (s.ok()) continue;
-    if (s.code() != absl::StatusCode::kFailedPrecondition || !absl::StrContains(s.message(), words)) {
+    if (s.code() != absl::StatusCode::kFailedPrecondition ||
+        !absl::StrContains(s.message(), words)) {
       fprintf(stderr, "unexpected: %s\n", s.ToString().c_str());
       _exit(1);
     }
@@ -348,7 +376,8 @@ TEST_F(HostileHost, SigchldIgnored) {
   EXPECT_EXIT(
       {
         signal(SIGCHLD, SIG_IGN);
-        ExpectTaken(StartAndWaitSome(8), "discarded by the kernel: SIGCHLD is set to SIG_IGN", true);
+        ExpectTaken(StartAndWaitSome(8), "discarded by the kernel: SIGCHLD is set to SIG_IGN",
+                    true);
         _exit(0);
       },
       ::testing::ExitedWithCode(0), "");
@@ -411,8 +440,10 @@ TEST_F(HostileHost, HostThreadWaitsForAnyChild) {
         std::atomic<int> stolen{0};
         std::thread host([&] {
           while (!stop.load()) {
-            if (waitpid(-1, nullptr, WNOHANG) > 0) stolen.fetch_add(1);
-            else usleep(100);
+            if (waitpid(-1, nullptr, WNOHANG) > 0)
+              stolen.fetch_add(1);
+            else
+              usleep(100);
           }
         });
         ExpectTaken(StartAndWaitSome(16), "reaped by other code in this process", false);
@@ -464,7 +495,8 @@ TEST_F(HostileHost, ParentWithStdioClosed) {
             HOST_CHECK(!r.ok());
             HOST_CHECK(r.status().message() == "chdir /no/such/dir: no such file or directory");
           }
-          auto p = syscall::StartProcess(kChild, {kChild, "exit", "3"}, ProcAttr{.files = {dn, dn, dn}});
+          auto p =
+              syscall::StartProcess(kChild, {kChild, "exit", "3"}, ProcAttr{.files = {dn, dn, dn}});
           HOST_CHECK(p.ok());
           Waitmsg w;
           HOST_CHECK(syscall::WaitProcess(*p, &w).ok() && w.ExitStatus() == 3);
@@ -566,8 +598,8 @@ TEST_F(ResourceLimits, ProcessLimitReached) {
               for (bool fixed : {true, false}) {
                 absl::StatusOr<pid_t> r = fixed ? syscall::StartProcess(kChild, {kChild}, {})
                                                 : syscall::ForkExec(kChild, {kChild}, {});
-                if (r.ok() ||
-                    r.status().message() != "fork/exec " + kChild + ": resource temporarily unavailable") {
+                if (r.ok() || r.status().message() !=
+                                  "fork/exec " + kChild + ": resource temporarily unavailable") {
                   fprintf(stderr, "got: %s\n", r.status().ToString().c_str());
                   _exit(1);
                 }
@@ -614,7 +646,8 @@ TEST_F(ResourceLimits, ThreadCreationFailingIsAClearFatalError) {
 // naming the cause, instead of aborting as Go's runtime does; the fibers
 // already made are fine, and with the limit raised Go works again.
 TEST_F(ResourceLimits, StackAllocationFailingIsAPanicFromGo) {
-  if (testing::UnderSanitizer()) GTEST_SKIP() << "sanitizers reserve more address space than any RLIMIT_AS allows";
+  if (testing::UnderSanitizer())
+    GTEST_SKIP() << "sanitizers reserve more address space than any RLIMIT_AS allows";
   EXPECT_EXIT(
       {
         runtime::Run(
@@ -645,7 +678,8 @@ TEST_F(ResourceLimits, StackAllocationFailingIsAPanicFromGo) {
               HOST_CHECK(setrlimit(RLIMIT_AS, &old) == 0);
               HOST_CHECK(made > 0);
               HOST_CHECK(absl::StartsWith(refused, "runtime: out of memory: cannot allocate a "));
-              HOST_CHECK(absl::StrContains(refused, "-byte fiber stack (mmap: Cannot allocate memory)"));
+              HOST_CHECK(
+                  absl::StrContains(refused, "-byte fiber stack (mmap: Cannot allocate memory)"));
               release.Close();
               runtime::Go([] {});  // works again
             },

@@ -19,10 +19,10 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "forkexec.h"  // syscall's private header: the fork-time records
 #include "gort/chan.h"
 #include "gort/sync.h"
 #include "gort/syscall.h"
-#include "forkexec.h"  // syscall's private header: the fork-time records
 #include "process_testing.h"
 
 namespace gort {
@@ -79,22 +79,43 @@ TEST_P(ProcessTest, ExecFailuresAreReportedAndLeaveNothingBehind) {
     };
     std::string nul = std::string("/bin/tr") + '\0' + "ue";
     std::vector<Case> cases = {
-        {"/no/such", {"/no/such"}, {}, absl::StatusCode::kNotFound,
+        {"/no/such",
+         {"/no/such"},
+         {},
+         absl::StatusCode::kNotFound,
          "fork/exec /no/such: no such file or directory"},
-        {noexec, {noexec}, {}, absl::StatusCode::kPermissionDenied,
+        {noexec,
+         {noexec},
+         {},
+         absl::StatusCode::kPermissionDenied,
          "fork/exec " + noexec + ": permission denied"},
-        {kChild, {kChild}, ProcAttr{.dir = "/no/such/dir"}, absl::StatusCode::kNotFound,
+        {kChild,
+         {kChild},
+         ProcAttr{.dir = "/no/such/dir"},
+         absl::StatusCode::kNotFound,
          "chdir /no/such/dir: no such file or directory"},
-        {kChild, {kChild}, ProcAttr{.dir = "/etc/passwd"}, absl::StatusCode::kFailedPrecondition,
+        {kChild,
+         {kChild},
+         ProcAttr{.dir = "/etc/passwd"},
+         absl::StatusCode::kFailedPrecondition,
          "chdir /etc/passwd: not a directory"},
         {"", {""}, {}, absl::StatusCode::kNotFound, "fork/exec : no such file or directory"},
-        {"/tmp", {"/tmp"}, {}, absl::StatusCode::kPermissionDenied,
+        {"/tmp",
+         {"/tmp"},
+         {},
+         absl::StatusCode::kPermissionDenied,
          "fork/exec /tmp: permission denied"},
         {nul, {nul}, {}, absl::StatusCode::kInvalidArgument, ""},
         {kChild, {kChild, std::string("a\0b", 3)}, {}, absl::StatusCode::kInvalidArgument, ""},
-        {kChild, {kChild}, ProcAttr{.env = {std::string("A=\0", 3)}},
-         absl::StatusCode::kInvalidArgument, ""},
-        {kChild, {kChild}, ProcAttr{.files = {0, 1, 999}}, absl::ErrnoToStatusCode(EBADF),
+        {kChild,
+         {kChild},
+         ProcAttr{.env = {std::string("A=\0", 3)}},
+         absl::StatusCode::kInvalidArgument,
+         ""},
+        {kChild,
+         {kChild},
+         ProcAttr{.files = {0, 1, 999}},
+         absl::ErrnoToStatusCode(EBADF),
          "fork/exec " + kChild + ": bad file descriptor"},
     };
     for (const Case& c : cases) {
@@ -221,8 +242,8 @@ TEST_P(ProcessTest, LegacyForkThenMigrateThenAwaitFails) {
       MigrateFrom(forked_on);
       Waitmsg w;
       absl::Status s = syscall::Await(&w);
-      EXPECT_EQ(s.message(), "wait: no child processes") << "thread " << runtime::ThreadID()
-                                                         << " reaped pid " << w.pid;
+      EXPECT_EQ(s.message(), "wait: no child processes")
+          << "thread " << runtime::ThreadID() << " reaped pid " << w.pid;
       // Clean up the way only a thread-agnostic wait can.
       int st;
       EXPECT_EQ(waitpid(*pid, &st, 0), *pid);
@@ -265,7 +286,10 @@ TEST_P(ProcessTest, ConcurrentChildrenDistinctExitCodes) {
           return;
         }
         runtime::Gosched();
-        { runtime::BlockingSyscall bs; usleep(100); }
+        {
+          runtime::BlockingSyscall bs;
+          usleep(100);
+        }
         Waitmsg w;
         absl::Status s = syscall::WaitProcess(*pid, &w);
         if (!s.ok() || w.pid != *pid || w.ExitStatus() != i % 256) errors.fetch_add(1);
@@ -425,7 +449,8 @@ TEST(ProcessApi, ThreadLimitIsResourceExhausted) {
         std::vector<pid_t> pids;
         absl::Status refused;
         for (int i = 0; i < 50; i++) {
-          auto pid = syscall::StartProcess(kChild, {kChild, "stdin"}, ProcAttr{.files = {in[0], 1, 2}});
+          auto pid =
+              syscall::StartProcess(kChild, {kChild, "stdin"}, ProcAttr{.files = {in[0], 1, 2}});
           if (!pid.ok()) {
             refused = pid.status();
             break;
@@ -445,7 +470,8 @@ TEST(ProcessApi, StatusDescriptions) {
   EXPECT_EQ(syscall::DescribeStatus(0, false), "exit status 0");
   EXPECT_EQ(syscall::DescribeStatus(3 << 8, true), "exit status 3");
   EXPECT_EQ(syscall::DescribeStatus(SIGKILL, true), "signal: killed");
-  EXPECT_EQ(syscall::DescribeStatus(SIGSEGV | 0x80, true), "signal: segmentation fault (core dumped)");
+  EXPECT_EQ(syscall::DescribeStatus(SIGSEGV | 0x80, true),
+            "signal: segmentation fault (core dumped)");
   EXPECT_EQ(syscall::SignalName(SIGTERM), "terminated");
   EXPECT_EQ(syscall::SignalName(SIGINT), "interrupt");
 }

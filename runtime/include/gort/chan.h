@@ -55,9 +55,8 @@ struct ElemOps {
 // there would leave the lock held and the queues half-updated. So elements
 // must move and destroy without throwing, checked at compile time.
 template <class T>
-inline constexpr bool kElementOk =
-    std::is_move_constructible_v<T> && std::is_nothrow_move_constructible_v<T> &&
-    std::is_nothrow_destructible_v<T>;
+inline constexpr bool kElementOk = std::is_move_constructible_v<T>&&
+    std::is_nothrow_move_constructible_v<T>&& std::is_nothrow_destructible_v<T>;
 
 template <class T>
 const ElemOps* OpsFor() {
@@ -78,9 +77,9 @@ void Unref(Core* c);
 // A null core is the nil channel. `v` and `out` point to a T (out: raw storage
 // that receives a move-constructed T when the call reports a value).
 void Send(Core* c, void* v);
-bool Recv(Core* c, void* out);        // false: closed and drained
+bool Recv(Core* c, void* out);  // false: closed and drained
 bool TrySend(Core* c, void* v);
-int TryRecv(Core* c, void* out);      // 1: a value; 0: would block; -1: closed and drained
+int TryRecv(Core* c, void* out);  // 1: a value; 0: would block; -1: closed and drained
 void Close(Core* c);
 std::size_t Len(const Core* c);
 std::size_t Cap(const Core* c);
@@ -233,8 +232,8 @@ class Case {
   chan_internal::Core* core_ = nullptr;  // a reference is held
   const chan_internal::ElemOps* ops_ = nullptr;
   Kind kind_ = Kind::kDefault;
-  bool has_elem_ = false;  // Elem() holds a live T
-  void* out_ = nullptr;    // kRecv: the std::optional<T>* to fill
+  bool has_elem_ = false;                        // Elem() holds a live T
+  void* out_ = nullptr;                          // kRecv: the std::optional<T>* to fill
   void (*deliver_)(Case* c, bool ok) = nullptr;  // kRecv: Elem() -> *out_
   void* heap_ = nullptr;
   alignas(std::max_align_t) unsigned char inline_[64];
@@ -296,8 +295,8 @@ std::size_t SelectCases(Case* cases, std::size_t n);
 // a ready case chosen uniformly at random, else the default if given, else
 // blocks until one is ready. May panic as the cases' operations do.
 template <class... Cases>
-  requires(std::is_same_v<std::remove_cvref_t<Cases>, Case> && ...)
-std::size_t Select(Cases&&... cases) {
+requires(std::is_same_v<std::remove_cvref_t<Cases>, Case>&&...) std::size_t
+    Select(Cases&&... cases) {
   Case arr[] = {std::move(cases)...};
   return SelectCases(arr, sizeof...(Cases));
 }

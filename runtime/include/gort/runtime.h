@@ -41,7 +41,8 @@ inline constexpr int kDefaultMaxThreads = 10000;
 struct Options {
   int procs = 0;               // Ps; 0: $GORT_MAXPROCS, else the number of CPUs
   std::size_t stack_size = 0;  // bytes per fiber stack; 0: the default (256 KiB, >= 64 KiB)
-  int max_threads = kDefaultMaxThreads;  // threads; going past it aborts with a clear message, as Go does
+  int max_threads =
+      kDefaultMaxThreads;  // threads; going past it aborts with a clear message, as Go does
 };
 
 // Starts the scheduler, runs `main_fiber` as a fiber and returns 0 once it has
@@ -105,15 +106,15 @@ void Go(F&& fn) {
   detail::StartFiber(nf.g);
 }
 
-void Gosched();             // yield the P, stay runnable (outside a fiber: sched_yield)
+void Gosched();              // yield the P, stay runnable (outside a fiber: sched_yield)
 [[noreturn]] void Goexit();  // end the calling fiber, unwinding it (deferred destructors run)
-void LockOSThread();        // nesting counter, as Go >= 1.10
-void UnlockOSThread();      // no-op when not locked
-int GOMAXPROCS(int n);      // returns the previous value; n < 1 only queries
-int NumGoroutine();         // fibers that exist now
-int NumCPU();               // CPUs this process may run on (its affinity mask)
-std::uint64_t GoID();       // id of the calling fiber (0 outside one)
-pid_t ThreadID();           // gettid() of the OS thread running the caller
+void LockOSThread();         // nesting counter, as Go >= 1.10
+void UnlockOSThread();       // no-op when not locked
+int GOMAXPROCS(int n);       // returns the previous value; n < 1 only queries
+int NumGoroutine();          // fibers that exist now
+int NumCPU();                // CPUs this process may run on (its affinity mask)
+std::uint64_t GoID();        // id of the calling fiber (0 outside one)
+pid_t ThreadID();            // gettid() of the OS thread running the caller
 
 // Deadlock detection. When every fiber is parked and nothing the runtime can
 // see may ever ready one (no M running, no system call in flight, no timer,

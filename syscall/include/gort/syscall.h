@@ -71,7 +71,7 @@ struct SysProcAttr {
   bool setsid = false;   // start a new session (setsid())
   bool setpgid = false;  // join process group pgid (setpgid(0, pgid))
   int pgid = 0;          // with setpgid: 0 makes the child lead a new group
-  int pdeathsig = 0;  // signal sent to the child when the OS thread that forked it exits
+  int pdeathsig = 0;     // signal sent to the child when the OS thread that forked it exits
 };
 
 // How to start a child (Go: syscall.ProcAttr).
@@ -84,13 +84,13 @@ struct ProcAttr {
 
 struct Waitmsg {  // what one child's exit left behind
   pid_t pid = 0;
-  int status = 0;  // raw wait status
+  int status = 0;                  // raw wait status
   absl::Duration user, sys, real;  // CPU times from rusage; real: from fork to reaping
-  std::string msg;  // "" on exit 0, else e.g. "exit status 3", "signal: killed"
-  bool Exited() const;     // the child called exit (WIFEXITED)
-  int ExitStatus() const;  // its exit code; -1 unless Exited()
-  bool Signaled() const;   // a signal ended it (WIFSIGNALED)
-  int Signal() const;      // that signal; -1 unless Signaled()
+  std::string msg;                 // "" on exit 0, else e.g. "exit status 3", "signal: killed"
+  bool Exited() const;             // the child called exit (WIFEXITED)
+  int ExitStatus() const;          // its exit code; -1 unless Exited()
+  bool Signaled() const;           // a signal ended it (WIFSIGNALED)
+  int Signal() const;              // that signal; -1 unless Signaled()
 };
 
 // Go's description of a wait status: "exit status 3", "signal: killed",

@@ -7,17 +7,19 @@
 
 int main() {
   int sum = 0;
-  gort::runtime::Run([&] {
-    gort::Chan<int> results(0);
-    for (int i = 0; i < 10; i++) gort::runtime::Go([=] { results.Send(i * i); });
-    for (int i = 0; i < 10; i++) {
-      std::optional<int> v;
-      if (gort::Select(gort::OnRecv(results, &v),
-                       gort::OnRecv(gort::time::After(absl::Seconds(1)), nullptr)) == 0) {
-        sum += *v;
-      }
-    }
-  }, {.procs = 4});
+  gort::runtime::Run(
+      [&] {
+        gort::Chan<int> results(0);
+        for (int i = 0; i < 10; i++) gort::runtime::Go([=] { results.Send(i * i); });
+        for (int i = 0; i < 10; i++) {
+          std::optional<int> v;
+          if (gort::Select(gort::OnRecv(results, &v),
+                           gort::OnRecv(gort::time::After(absl::Seconds(1)), nullptr)) == 0) {
+            sum += *v;
+          }
+        }
+      },
+      {.procs = 4});
   std::printf("consumer ok: sum %d\n", sum);
   return sum == 285 ? 0 : 1;
 }
