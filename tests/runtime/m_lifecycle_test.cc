@@ -112,10 +112,14 @@ TEST_F(MLifecycleTest, NewMWaitsUntilItsCreatorIsDone) {
 // must still find B's memory.
 TEST_F(MLifecycleTest, ExitedMOutlivesAHandOverToItDuringShutdown) {
   std::atomic<M*> locked_m{nullptr};
+  std::atomic<runtime::internal::G*> locked_g{nullptr};
+  std::atomic<bool> armed{false};  // only the hand-over after wake_f.Send
   std::atomic<bool> hook_entered{false};
   std::atomic<int> saw_exit{0};
   SetHook([&](MHookPoint point, M*, M* target) {
-    if (point != MHookPoint::kBeforeStartLockedM || target != locked_m.load()) return;
+    if (point != MHookPoint::kBeforeStartLockedM || !armed.load() || target != locked_m.load()) {
+      return;
+    }
     if (hook_entered.exchange(true)) return;
     // Shutdown begins once the main fiber returns (released by the thread
     // below); then B wakes, sees it and exits.
@@ -127,14 +131,22 @@ TEST_F(MLifecycleTest, ExitedMOutlivesAHandOverToItDuringShutdown) {
   std::thread releaser;
   runtime::Run(
       [&] {
-        Chan<int> locked_ready(0), wake_f(0), go_on(1);
+        // locked_ready is buffered, so that F never needs handing back to B
+        // before the hand-over under test.
+        Chan<int> locked_ready(1), wake_f(0), go_on(1);
         runtime::Go([&, locked_ready, wake_f] {
           runtime::LockOSThread();
           locked_m = runtime::internal::fortest::CurrentM();
+          locked_g = runtime::internal::GetG();
           locked_ready.Send(1);
           wake_f.Recv();  // B sleeps with its G parked (StopLockedM)
         });
         locked_ready.Recv();
+        // F parked in wake_f.Recv: from now on, the only hand-over to B is
+        // the one wake_f.Send starts.
+        testing::YieldUntil(
+            [&] { return locked_g.load()->status.load() == runtime::internal::GStatus::kWaiting; });
+        armed = true;
         releaser = std::thread([&, go_on] {
           SpinUntil([&] { return hook_entered.load(); });
           go_on.Send(1);  // from a plain thread: main runs on another P
