@@ -277,16 +277,19 @@ TEST(ShutdownApi, BracketEnteredDuringShutdownWithWorkQueued) {
   std::atomic<int> never_started_ran{0};  // fibers queued after shutdown began
   runtime::Run(
       [&] {
-        std::atomic<bool> spinning{false};
-        Go([&] {
-          spinning = true;
+        // Main waits by parking, not by yielding: F never yields, so main
+        // must be stolen by another M, and only a wake-up (Ready's WakeP;
+        // Gosched does not wake anyone) starts a spinning M to steal it.
+        Chan<int> started(1);
+        Go([&, started] {
+          started.Send(1);
           while (!runtime::internal::ShuttingDown()) {
           }
           for (int i = 0; i < 4; i++) Go([&] { never_started_ran.fetch_add(1); });
           runtime::BlockingSyscall bs;  // hands the P, with its queue, off
           usleep(1000);
         });
-        while (!spinning.load()) runtime::Gosched();
+        started.Recv();
       },
       runtime::Options{.procs = 2});
   // The check is that Run returns: before the fix the process aborted. (Some
