@@ -62,30 +62,32 @@ const char* PStatusName(PStatus s) {
   return "?";
 }
 
-void BadPStatus(P* p, PStatus cur, PStatus from, PStatus to) {
-  WriteErr("runtime: P ");
-  WriteErrNum(static_cast<uint64_t>(p->id));
+namespace {
+// "runtime: <who> <id> is <cur>, wanted <from> -> <to>", then the fatal error.
+[[noreturn]] void BadStatus(const char* who, uint64_t id, const char* cur, const char* from,
+                            const char* to, const char* fatal) {
+  WriteErr("runtime: ");
+  WriteErr(who);
+  WriteErrNum(id);
   WriteErr(" is ");
-  WriteErr(PStatusName(cur));
+  WriteErr(cur);
   WriteErr(", wanted ");
-  WriteErr(PStatusName(from));
+  WriteErr(from);
   WriteErr(" -> ");
-  WriteErr(PStatusName(to));
+  WriteErr(to);
   WriteErr("\n");
-  Throw("bad P status");
+  Throw(fatal);
+}
+}  // namespace
+
+void BadPStatus(P* p, PStatus cur, PStatus from, PStatus to) {
+  BadStatus("P ", static_cast<uint64_t>(p->id), PStatusName(cur), PStatusName(from),
+            PStatusName(to), "bad P status");
 }
 
 void BadGStatus(G* g, GStatus cur, GStatus from, GStatus to) {
-  WriteErr("runtime: casgstatus: goroutine ");
-  WriteErrNum(g->id);
-  WriteErr(" is ");
-  WriteErr(GStatusName(cur));
-  WriteErr(", wanted ");
-  WriteErr(GStatusName(from));
-  WriteErr(" -> ");
-  WriteErr(GStatusName(to));
-  WriteErr("\n");
-  Throw("casgstatus: bad incoming values");
+  BadStatus("casgstatus: goroutine ", g->id, GStatusName(cur), GStatusName(from), GStatusName(to),
+            "casgstatus: bad incoming values");
 }
 
 uint32_t FastRand(M* m) {
