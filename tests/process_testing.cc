@@ -1,6 +1,7 @@
 #include "process_testing.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "forkexec.h"  // syscall's private header: the fork-time records
 #include "gort/chan.h"
+#include "gort/runtime.h"
 #include "gort/syscall.h"
 
 namespace gort::testing {
@@ -51,6 +53,18 @@ void MigrateFrom(pid_t tid) {
   // Return at once: any yield from here on could take us back to `tid`.
   // The workers stop by themselves.
   sh->stop = true;
+}
+
+std::string ReadToEndAndClose(int fd) {
+  std::string got;
+  char buf[4096];
+  ssize_t n;
+  {
+    runtime::BlockingSyscall bs;
+    while ((n = read(fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return got;
 }
 
 std::string ExpectedChildFds() {

@@ -25,6 +25,9 @@ class ProcessTest : public ProcsTest {
 // Moves the calling fiber to another OS thread than `tid` (needs procs >= 2).
 void MigrateFrom(pid_t tid);
 
+// Reads fd until EOF inside a system-call bracket, then closes it.
+std::string ReadToEndAndClose(int fd);
+
 // Descriptors a child inherits by design: 0-2 and any descriptor this
 // process was given without FD_CLOEXEC (a test harness may pass some), one
 // per line.

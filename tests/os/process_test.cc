@@ -77,14 +77,7 @@ TEST_P(OsProcessTest, OsEmptyEnvInheritsTheParents) {
     auto p = os::StartProcess(kChild, {kChild, "env"}, os::ProcAttr{.files = {0, out[1], 2}});
     ASSERT_TRUE(p.ok());
     close(out[1]);
-    std::string got;
-    char buf[4096];
-    ssize_t n;
-    {
-      runtime::BlockingSyscall bs;
-      while ((n = read(out[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
-    }
-    close(out[0]);
+    std::string got = testing::ReadToEndAndClose(out[0]);
     ASSERT_TRUE(p->Wait().ok());
     EXPECT_NE(got.find("GORT_TEST_MARK=inherited\n"), std::string::npos);
   });

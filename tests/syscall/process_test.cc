@@ -351,14 +351,7 @@ std::string OutputOf(const ProcAttr& base, const std::vector<std::string>& argv)
   attr.files = {0, out[1], 2};
   auto pid = syscall::StartProcess(kChild, argv, attr);
   close(out[1]);
-  std::string got;
-  char buf[256];
-  ssize_t n;
-  {
-    runtime::BlockingSyscall bs;
-    while ((n = read(out[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
-  }
-  close(out[0]);
+  std::string got = testing::ReadToEndAndClose(out[0]);
   EXPECT_TRUE(pid.ok()) << pid.status();
   if (pid.ok()) EXPECT_TRUE(syscall::WaitProcess(*pid, nullptr).ok());
   return got;
