@@ -23,6 +23,7 @@
 #include "deadlock.h"
 #include "fatal.h"
 #include "gort/panic.h"
+#include "netpoll.h"
 #include "schedule.h"
 #include "signals.h"
 
@@ -229,7 +230,7 @@ void* MStart(void* arg) {
 void ShutdownWakeAllMs() {
   LockGuard l(sched.lock);
   for (M* m : sched.allm) {
-    if (!m->exited) m->park.Wakeup();
+    if (!m->exited) WakeM(m);  // on its note, or in the poller
   }
 }
 
