@@ -115,6 +115,7 @@ struct M {
   bool spinning = false;             // looking for work (counted in sched.nmspinning)
   bool exiting = false;              // a locked G exited: the thread ends
   bool exited = false;               // the thread has left MMain (guarded by sched.lock)
+  bool releasing = false;            // released its P, not yet idle (guarded by sched.lock)
   bool is_m0 = false;                // the Run thread while it unwinds fibers at shutdown
   std::atomic<bool> created{false};  // its OS thread exists (pthread_create returned)
   Note park;
@@ -178,6 +179,10 @@ struct Sched {
   M* midle ABSL_GUARDED_BY(lock) = nullptr;
   int nmidle ABSL_GUARDED_BY(lock) = 0;
   int nmidlelocked ABSL_GUARDED_BY(lock) = 0;
+  // Ms between releasing their P (FindRunnable) and reaching the idle
+  // list or taking a P again: StartM waits for one rather than making a
+  // new M.
+  int nmreleasing ABSL_GUARDED_BY(lock) = 0;
   int mcount ABSL_GUARDED_BY(lock) = 0;  // Ms that exist and have not exited
   int mnext ABSL_GUARDED_BY(lock) = 0;
   std::vector<M*> allm ABSL_GUARDED_BY(lock);  // every M of this Run, exited ones too

@@ -134,6 +134,7 @@ void Shutdown() {
     sched.midle = nullptr;
     sched.nmidle = 0;
     sched.nmidlelocked = 0;
+    sched.nmreleasing = 0;
     sched.runq_head = sched.runq_tail = nullptr;
     sched.runq_size.store(0);
     sched.nmspinning.store(0);

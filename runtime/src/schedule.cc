@@ -126,6 +126,12 @@ void StartM(P* p, bool spinning) {
   // hand-offs (locked waiters entering system calls) would otherwise create
   // threads past max_threads that are not really needed.
   constexpr int64_t kWaitForIdleMNs = 100 * 1000 * 1000;
+  // Below the limit, an M that has just released its P (ReleasePUnlessWork)
+  // and is on its way to the idle list is waited for as well, for at most
+  // this long: it will be idle within microseconds unless it is descheduled,
+  // and a new thread costs far more. So fibers that park and wake in bursts
+  // (ten thousand blocked readers) run on procs Ms. Go creates an M here.
+  constexpr int64_t kWaitForReleasingMNs = 10 * 1000 * 1000;
   int64_t give_up_at = 0;
   for (;;) {
     bool took_idle_p = false;
@@ -153,9 +159,9 @@ void StartM(P* p, bool spinning) {
         sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
         return;
       }
-      if (nmp == nullptr && at_limit) {
+      if (nmp == nullptr && (at_limit || sched.nmreleasing > 0)) {
         const int64_t now = Nanotime();
-        if (give_up_at == 0) give_up_at = now + kWaitForIdleMNs;
+        if (give_up_at == 0) give_up_at = now + (at_limit ? kWaitForIdleMNs : kWaitForReleasingMNs);
         if (now < give_up_at) {
           if (took_idle_p) {  // not ours to hold while we wait
             PidlePut(p);
@@ -252,6 +258,13 @@ enum class StopResult {
   kNoP,       // woke without a P (timeout, timer kick, stale wake-up): re-check
 };
 
+// m has reached the idle list, or taken a P again, after ReleasePUnlessWork.
+void DoneReleasing(M* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock) {
+  if (!m->releasing) return;
+  m->releasing = false;
+  sched.nmreleasing--;
+}
+
 // Parks the M on the idle list until it is handed a P, for at most
 // timeout_ns (< 0: no limit): on its note, or, for the poll sleeper
 // (poll), in the poller, handling the I/O that arrives meanwhile. Called
@@ -261,6 +274,7 @@ StopResult StopM(M* m, int64_t timeout_ns = -1, bool poll = false) {
   if (m->spinning) Throw("stopm spinning");
   {
     LockGuard l(sched.lock);
+    DoneReleasing(m);
     if (sched.shutdown.load(std::memory_order_relaxed)) return StopResult::kShutdown;
     MPut(m);
     CheckDead();
@@ -450,6 +464,8 @@ G* ReleasePUnlessWork(M* m, P* p, bool* released) {
   ReleaseP(m);
   PidlePut(p);
   *released = true;
+  m->releasing = true;  // until it is idle or has a P again (StartM waits for it)
+  sched.nmreleasing++;
   return nullptr;
 }
 
@@ -472,6 +488,7 @@ bool TakePForMissedWork(M* m) {
     {
       LockGuard l(sched.lock);
       np = PidleGet();
+      if (np != nullptr) DoneReleasing(m);
     }
     if (np == nullptr) return false;
     AcquireP(m, np);
