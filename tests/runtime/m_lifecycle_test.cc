@@ -127,7 +127,12 @@ TEST_F(MLifecycleTest, ExitedMOutlivesAHandOverToItDuringShutdown) {
   std::thread releaser;
   runtime::Run(
       [&] {
-        Chan<int> locked_ready(0), wake_f(0), go_on(1);
+        // locked_ready is buffered so that F never parks in its Send: were
+        // F readied by our Recv, handing it to B would be a StartLockedM
+        // of its own, and the hook would hold A there while we wait in
+        // wake_f.Send below for an F that never gets to receive (a
+        // deadlock of the test, not of the runtime).
+        Chan<int> locked_ready(1), wake_f(0), go_on(1);
         runtime::Go([&, locked_ready, wake_f] {
           runtime::LockOSThread();
           locked_m = runtime::internal::fortest::CurrentM();
@@ -135,6 +140,8 @@ TEST_F(MLifecycleTest, ExitedMOutlivesAHandOverToItDuringShutdown) {
           wake_f.Recv();  // B sleeps with its G parked (StopLockedM)
         });
         locked_ready.Recv();
+        // F is parked in wake_f.Recv once B sleeps in StopLockedM.
+        testing::YieldUntil([] { return runtime::internal::fortest::IdleLockedMs() == 1; });
         releaser = std::thread([&, go_on] {
           SpinUntil([&] { return hook_entered.load(); });
           go_on.Send(1);  // from a plain thread: main runs on another P
