@@ -219,6 +219,10 @@ void* MStart(void* arg) {
   MSignalStackFree(m);
   SetM(nullptr);
   LockGuard l(sched.lock);
+  if (m->releasing) {  // woke without a P and saw shutdown
+    m->releasing = false;
+    sched.nmreleasing--;
+  }
   m->exited = true;
   sched.mcount--;
   CheckDead();

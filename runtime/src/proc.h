@@ -179,9 +179,9 @@ struct Sched {
   M* midle ABSL_GUARDED_BY(lock) = nullptr;
   int nmidle ABSL_GUARDED_BY(lock) = 0;
   int nmidlelocked ABSL_GUARDED_BY(lock) = 0;
-  // Ms between releasing their P (FindRunnable) and reaching the idle
-  // list or taking a P again: StartM waits for one rather than making a
-  // new M.
+  // Ms between releasing their P (FindRunnable) or waking without one
+  // (StopM) and reaching the idle list or taking a P again: StartM waits
+  // for one rather than making a new M.
   int nmreleasing ABSL_GUARDED_BY(lock) = 0;
   int mcount ABSL_GUARDED_BY(lock) = 0;  // Ms that exist and have not exited
   int mnext ABSL_GUARDED_BY(lock) = 0;

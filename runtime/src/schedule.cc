@@ -159,7 +159,10 @@ void StartM(P* p, bool spinning) {
         sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
         return;
       }
-      if (nmp == nullptr && (at_limit || sched.nmreleasing > 0)) {
+      // (An M in transit may be the caller itself: it runs timers on its way.)
+      const M* self = GetM();
+      const int releasing = sched.nmreleasing - (self != nullptr && self->releasing ? 1 : 0);
+      if (nmp == nullptr && (at_limit || releasing > 0)) {
         const int64_t now = Nanotime();
         if (give_up_at == 0) give_up_at = now + (at_limit ? kWaitForIdleMNs : kWaitForReleasingMNs);
         if (now < give_up_at) {
@@ -258,7 +261,8 @@ enum class StopResult {
   kNoP,       // woke without a P (timeout, timer kick, stale wake-up): re-check
 };
 
-// m has reached the idle list, or taken a P again, after ReleasePUnlessWork.
+// m has reached the idle list, or taken a P again, after it released its P
+// (ReleasePUnlessWork) or woke without one (StopM's kNoP).
 void DoneReleasing(M* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock) {
   if (!m->releasing) return;
   m->releasing = false;
@@ -288,8 +292,11 @@ StopResult StopM(M* m, int64_t timeout_ns = -1, bool poll = false) {
     m->nextp = nullptr;
     if (p == nullptr) {
       // Not handed a P. StartM pops an M and sets its nextp in one critical
-      // section, so we are still on the idle list: leave it.
+      // section, so we are still on the idle list: leave it. Until we are
+      // back on it or hold a P, StartM waits for us (see DoneReleasing).
       if (!MRemove(m)) Throw("stopm: off the idle list without a p");
+      m->releasing = true;
+      sched.nmreleasing++;
       return sched.shutdown.load(std::memory_order_relaxed) ? StopResult::kShutdown
                                                             : StopResult::kNoP;
     }
@@ -528,6 +535,7 @@ HaveP SleepUntilWork(M* m) {
     {
       LockGuard l(sched.lock);
       np = sched.shutdown.load(std::memory_order_relaxed) ? nullptr : PidleGet();
+      if (np != nullptr) DoneReleasing(m);
     }
     if (np != nullptr) {
       AcquireP(m, np);
