@@ -120,8 +120,14 @@ TEST_P(PollTest, DeadlineGivesIoTimeout) {
 TEST_P(PollTest, ReadyBeforeTheDeadline) {
   RunFibers([] {
     Pipe p;
-    Go([&] { WriteByte(p.w); });
+    sync::WaitGroup wg;  // the writer is done with p before p closes
+    wg.Add(1);
+    Go([&] {
+      WriteByte(p.w);
+      wg.Done();
+    });
     EXPECT_TRUE(poll::Wait(p.r, poll::kReadable, absl::Now() + absl::Hours(1)).ok());
+    wg.Wait();
   });
 }
 
