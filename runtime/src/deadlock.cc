@@ -2,10 +2,13 @@
 // Ms, locked idle Ms, plain threads) change under sched.lock, and every
 // change that can make the state dead calls CheckDead under that lock; the
 // wakers counted by atomics (timers, ExternalWakers) call it when the last
-// one goes. sysmon confirms a suspect state after kDeadlockGraceNs.
+// one goes. Descriptor waiters need no call: the last one leaves by being
+// readied, and its fiber's M goes idle (and checks) after running it. sysmon confirms a suspect
+// state after kDeadlockGraceNs.
 #include "deadlock.h"
 
 #include "fatal.h"
+#include "netpoll.h"
 #include "sysmon.h"
 
 namespace gort::runtime::internal {
@@ -39,6 +42,9 @@ DeadState EvalDead() {
   if (sched.ntimers.load(std::memory_order_acquire) > 0)
     return DeadState::kAlive;  // a sleeper will wake
   if (sched.nexternal_wakers.load(std::memory_order_acquire) > 0) return DeadState::kAlive;
+  // Fibers (or threads) waiting on descriptors: something outside the
+  // process may make one ready, as Go treats goroutines blocked in netpoll.
+  if (NetpollWaiters() > 0) return DeadState::kAlive;
   if (sched.runq_size.load(std::memory_order_relaxed) > 0)
     return DeadState::kAlive;  // a wake-up is in flight
   if (sched.main_goexited && sched.ngoroutines.load(std::memory_order_relaxed) == 0) {

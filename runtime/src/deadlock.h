@@ -1,8 +1,9 @@
 // Deadlock detection. An M that goes idle (or a waker that goes away) asks
 // whether any fiber can ever run again; if none can, sysmon confirms after a
 // grace period and the program dies as Go's does ("all goroutines are
-// asleep - deadlock!"). Plain threads that use the runtime, pending timers
-// and ExternalWakers count as possible wakers. Go: checkdead.
+// asleep - deadlock!"). Plain threads that use the runtime, pending timers,
+// ExternalWakers and waits on descriptors (the poller) count as possible
+// wakers. Go: checkdead.
 #ifndef GORT_RUNTIME_SRC_DEADLOCK_H_
 #define GORT_RUNTIME_SRC_DEADLOCK_H_
 

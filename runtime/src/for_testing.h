@@ -38,6 +38,12 @@ inline bool Exited(M* m) {
   return m->exited;
 }
 
+// Ms sleeping with their locked G parked (StopLockedM).
+inline int IdleLockedMs() {
+  LockGuard l(sched.lock);
+  return sched.nmidlelocked;
+}
+
 // The calling thread's M (null on a plain thread).
 inline M* CurrentM() { return GetM(); }
 

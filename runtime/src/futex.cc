@@ -40,14 +40,11 @@ int64_t Nanotime() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-namespace {
-// How long a sleeper spins before it goes to the kernel. A wake-up that lands
-// inside the spin costs no system call on either side, which is what makes the
-// locked-fiber hand-off cheap when the two threads are on different CPUs.
-// Bounded in time, not iterations: `pause` takes 1 to 50 ns depending on the
-// CPU (50 ns on the EPYC this was tuned on).
-constexpr int64_t kNoteSpinNs = 20 * 1000;
-}  // namespace
+// kNoteSpinNs: a wake-up that lands inside the spin costs no system call on
+// either side, which is what makes the locked-fiber hand-off cheap when the
+// two threads are on different CPUs. Bounded in time, not iterations:
+// `pause` takes 1 to 50 ns depending on the CPU (50 ns on the EPYC this was
+// tuned on).
 
 void Note::Wakeup() {
   // A second Wakeup before Clear is harmless (shutdown wakes every M, some of
@@ -55,20 +52,24 @@ void Note::Wakeup() {
   if (key_.exchange(1, std::memory_order_acq_rel) == 2) FutexWake(&key_, 1);
 }
 
-void Note::Sleep() {
+bool Note::Spin(int64_t max_ns) {
   int64_t until = 0;
   for (int i = 0;; i++) {
-    if (key_.load(std::memory_order_acquire) == 1) return;
+    if (key_.load(std::memory_order_acquire) == 1) return true;
     CpuRelax();
     if ((i & 15) == 15) {
       int64_t now = Nanotime();
       if (until == 0) {
-        until = now + kNoteSpinNs;
+        until = now + max_ns;
       } else if (now >= until) {
-        break;
+        return false;
       }
     }
   }
+}
+
+void Note::Sleep() {
+  if (Spin(kNoteSpinNs)) return;
   uint32_t expected = 0;
   if (!key_.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) return;  // woken
   while (key_.load(std::memory_order_acquire) == 2) FutexWait(&key_, 2, -1);

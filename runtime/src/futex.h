@@ -23,6 +23,13 @@ class Note {
   void Wakeup();              // any thread; idempotent until Clear
   void Sleep();               // spins briefly, then futex-sleeps
   bool SleepFor(int64_t ns);  // false on timeout (the note stays clear)
+  // Spins (without sleeping) until woken or max_ns have passed; returns
+  // whether it was woken. Sleep's first phase, for sleepers that then wait
+  // elsewhere.
+  bool Spin(int64_t max_ns);
+  // Whether Wakeup was called since the last Clear, for a sleeper that
+  // waits elsewhere (the poll sleeper, in epoll_wait).
+  bool IsSet() const { return key_.load(std::memory_order_acquire) == 1; }
 
  private:
   std::atomic<uint32_t> key_{0};
@@ -65,6 +72,8 @@ void FutexWait(std::atomic<uint32_t>* addr, uint32_t val, int64_t timeout_ns);  
 void FutexWake(std::atomic<uint32_t>* addr, int n);
 inline void CpuRelax() { __builtin_ia32_pause(); }
 int64_t Nanotime();  // CLOCK_MONOTONIC
+// How long a note's sleeper spins before it goes to the kernel (futex.cc).
+constexpr int64_t kNoteSpinNs = 20 * 1000;
 
 }  // namespace gort::runtime::internal
 

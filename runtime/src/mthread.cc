@@ -23,6 +23,7 @@
 #include "deadlock.h"
 #include "fatal.h"
 #include "gort/panic.h"
+#include "netpoll.h"
 #include "schedule.h"
 #include "signals.h"
 
@@ -218,6 +219,10 @@ void* MStart(void* arg) {
   MSignalStackFree(m);
   SetM(nullptr);
   LockGuard l(sched.lock);
+  if (m->releasing) {  // woke without a P and saw shutdown
+    m->releasing = false;
+    sched.nmreleasing--;
+  }
   m->exited = true;
   sched.mcount--;
   CheckDead();
@@ -229,7 +234,7 @@ void* MStart(void* arg) {
 void ShutdownWakeAllMs() {
   LockGuard l(sched.lock);
   for (M* m : sched.allm) {
-    if (!m->exited) m->park.Wakeup();
+    if (!m->exited) WakeM(m);  // on its note, or in the poller
   }
 }
 

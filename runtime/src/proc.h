@@ -115,9 +115,14 @@ struct M {
   bool spinning = false;             // looking for work (counted in sched.nmspinning)
   bool exiting = false;              // a locked G exited: the thread ends
   bool exited = false;               // the thread has left MMain (guarded by sched.lock)
+  bool releasing = false;            // released its P, not yet idle (guarded by sched.lock)
   bool is_m0 = false;                // the Run thread while it unwinds fibers at shutdown
   std::atomic<bool> created{false};  // its OS thread exists (pthread_create returned)
   Note park;
+  // Set while the M sleeps in the poller instead of on `park` (the poll
+  // sleeper): WakeM then also breaks the poll. Written by the M, read by
+  // any waker (seq_cst fences on both sides, netpoll.cc).
+  std::atomic<bool> in_netpoll{false};
   M* schedlink = nullptr;  // sched.midle
   uint64_t rand = 0;
   void* altstack = nullptr;
@@ -174,6 +179,10 @@ struct Sched {
   M* midle ABSL_GUARDED_BY(lock) = nullptr;
   int nmidle ABSL_GUARDED_BY(lock) = 0;
   int nmidlelocked ABSL_GUARDED_BY(lock) = 0;
+  // Ms between releasing their P (FindRunnable) or waking without one
+  // (StopM) and reaching the idle list or taking a P again: StartM waits
+  // for one rather than making a new M.
+  int nmreleasing ABSL_GUARDED_BY(lock) = 0;
   int mcount ABSL_GUARDED_BY(lock) = 0;  // Ms that exist and have not exited
   int mnext ABSL_GUARDED_BY(lock) = 0;
   std::vector<M*> allm ABSL_GUARDED_BY(lock);  // every M of this Run, exited ones too
@@ -216,9 +225,12 @@ struct Sched {
   bool deadlock_suspect ABSL_GUARDED_BY(lock) = false;
   int64_t deadlock_since ABSL_GUARDED_BY(lock) = 0;
   uint64_t generation = 0;
-  std::atomic<int> ntimers{0};             // timers in all heaps
-  std::atomic<M*> timer_sleeper{nullptr};  // the idle M sleeping until the next deadline
-  std::atomic<int64_t> timer_sleep_until{INT64_MAX};
+  std::atomic<int> ntimers{0};  // timers in all heaps
+  // The idle M that sleeps in the poller until the earliest timer (at most
+  // one; Go: sched.lastpoll == 0), and that deadline (INT64_MAX: none, or
+  // nobody sleeps). A new earlier timer breaks the poll (timers.cc).
+  std::atomic<M*> poll_sleeper{nullptr};
+  std::atomic<int64_t> poll_until{INT64_MAX};
 
   std::size_t stack_size = kDefaultStackSize;
   int max_threads = kDefaultMaxThreads;

@@ -4,8 +4,11 @@
 //      yields, exits or leaves its system call), puts its P back and exits.
 //   3. The Run thread joins every M, then the template thread and sysmon.
 //   4. It becomes a pseudo-M (m0) and unwinds every fiber still parked or
-//      runnable on its own stack; fibers that never started just drop their
-//      callable. Repeated until none is left (destructors may ready others).
+//      runnable on its own stack (fibers parked in the poller too); fibers
+//      that never started just drop their callable. Repeated until none is
+//      left (destructors may ready others). Then the poller goes: plain
+//      threads still waiting on descriptors fall back to poll(2), every
+//      registration is dropped and the epoll descriptors closed.
 //   5. Stacks, Gs, Ps and Ms are freed and the counters reset, so that Run can
 //      be called again.
 #include <sys/eventfd.h>
@@ -24,6 +27,7 @@
 #include "galloc.h"
 #include "gort/runtime.h"
 #include "mthread.h"
+#include "netpoll.h"
 #include "proc.h"
 #include "runq.h"
 #include "schedule.h"
@@ -100,6 +104,7 @@ void Shutdown() {
     if (!any) break;
   }
   SetM(nullptr);
+  NetpollShutdown();
   ClearTimers();  // timers nobody waits for any more (After, Timer)
 
   // Step 5.
@@ -129,6 +134,7 @@ void Shutdown() {
     sched.midle = nullptr;
     sched.nmidle = 0;
     sched.nmidlelocked = 0;
+    sched.nmreleasing = 0;
     sched.runq_head = sched.runq_tail = nullptr;
     sched.runq_size.store(0);
     sched.nmspinning.store(0);
@@ -172,6 +178,7 @@ void RollBackStart() {
   SysmonStop();
   TemplateThreadStop();
   JoinAllMs();
+  NetpollShutdown();
   SignalsUninstall();
   LockGuard l(sched.lock);
   for (int i = 0; i < kMaxProcs; i++) {
@@ -232,6 +239,7 @@ int Run(std::function<void()> main_fiber, Options options) {
       sched.nallp.store(procs, std::memory_order_release);
       sched.gomaxprocs.store(procs, std::memory_order_release);
     }
+    NetpollInit();
     SignalsInstall();
     TemplateThreadStart();
     SysmonStart();

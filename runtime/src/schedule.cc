@@ -25,6 +25,7 @@
 #include "execute.h"
 #include "fatal.h"
 #include "mthread.h"
+#include "netpoll.h"
 #include "runq.h"
 #include "timers.h"
 
@@ -125,6 +126,12 @@ void StartM(P* p, bool spinning) {
   // hand-offs (locked waiters entering system calls) would otherwise create
   // threads past max_threads that are not really needed.
   constexpr int64_t kWaitForIdleMNs = 100 * 1000 * 1000;
+  // Below the limit, an M that has just released its P (ReleasePUnlessWork)
+  // and is on its way to the idle list is waited for as well, for at most
+  // this long: it will be idle within microseconds unless it is descheduled,
+  // and a new thread costs far more. So fibers that park and wake in bursts
+  // (ten thousand blocked readers) run on procs Ms. Go creates an M here.
+  constexpr int64_t kWaitForReleasingMNs = 10 * 1000 * 1000;
   int64_t give_up_at = 0;
   for (;;) {
     bool took_idle_p = false;
@@ -152,9 +159,12 @@ void StartM(P* p, bool spinning) {
         sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
         return;
       }
-      if (nmp == nullptr && at_limit) {
+      // (An M in transit may be the caller itself: it runs timers on its way.)
+      const M* self = GetM();
+      const int releasing = sched.nmreleasing - (self != nullptr && self->releasing ? 1 : 0);
+      if (nmp == nullptr && (at_limit || releasing > 0)) {
         const int64_t now = Nanotime();
-        if (give_up_at == 0) give_up_at = now + kWaitForIdleMNs;
+        if (give_up_at == 0) give_up_at = now + (at_limit ? kWaitForIdleMNs : kWaitForReleasingMNs);
         if (now < give_up_at) {
           if (took_idle_p) {  // not ours to hold while we wait
             PidlePut(p);
@@ -179,7 +189,7 @@ void StartM(P* p, bool spinning) {
   if (create) {
     NewM(nmp);
   } else {
-    nmp->park.Wakeup();
+    WakeM(nmp);  // on its note, or in the poller
   }
 }
 
@@ -251,19 +261,29 @@ enum class StopResult {
   kNoP,       // woke without a P (timeout, timer kick, stale wake-up): re-check
 };
 
+// m has reached the idle list, or taken a P again, after it released its P
+// (ReleasePUnlessWork) or woke without one (StopM's kNoP).
+void DoneReleasing(M* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock) {
+  if (!m->releasing) return;
+  m->releasing = false;
+  sched.nmreleasing--;
+}
+
 // Parks the M on the idle list until it is handed a P, for at most
-// timeout_ns (< 0: no limit). Called without a P. Go: stopm (with
-// notetsleep for the timer sleeper).
-StopResult StopM(M* m, int64_t timeout_ns = -1) {
+// timeout_ns (< 0: no limit): on its note, or, for the poll sleeper
+// (poll), in the poller, handling the I/O that arrives meanwhile. Called
+// without a P. Go: stopm (and findRunnable's blocking netpoll).
+StopResult StopM(M* m, int64_t timeout_ns = -1, bool poll = false) {
   if (m->p != nullptr) Throw("stopm holding p");
   if (m->spinning) Throw("stopm spinning");
   {
     LockGuard l(sched.lock);
+    DoneReleasing(m);
     if (sched.shutdown.load(std::memory_order_relaxed)) return StopResult::kShutdown;
     MPut(m);
     CheckDead();
   }
-  bool woken = m->park.SleepFor(timeout_ns);
+  bool woken = poll ? NetpollSleep(m, timeout_ns) : m->park.SleepFor(timeout_ns);
   if (woken) m->park.Clear();
   P* p;
   {
@@ -272,8 +292,11 @@ StopResult StopM(M* m, int64_t timeout_ns = -1) {
     m->nextp = nullptr;
     if (p == nullptr) {
       // Not handed a P. StartM pops an M and sets its nextp in one critical
-      // section, so we are still on the idle list: leave it.
+      // section, so we are still on the idle list: leave it. Until we are
+      // back on it or hold a P, StartM waits for us (see DoneReleasing).
       if (!MRemove(m)) Throw("stopm: off the idle list without a p");
+      m->releasing = true;
+      sched.nmreleasing++;
       return sched.shutdown.load(std::memory_order_relaxed) ? StopResult::kShutdown
                                                             : StopResult::kNoP;
     }
@@ -347,6 +370,8 @@ void DropSpinning(M* m) {
 
 enum class HaveP { kYes, kLookAgain, kStop };
 
+HaveP SleepUntilWork(M* m);
+
 // 1. m must hold a P that is still in service. At shutdown it puts its P
 // back (work moved to the global queue) and stops; with no P, or a P beyond
 // GOMAXPROCS (retired here), it sleeps until handed one.
@@ -367,18 +392,23 @@ HaveP EnsureP(M* m) {
     RetireP(ReleaseP(m));
     WakeP();
   }
-  return StopM(m) == StopResult::kShutdown ? HaveP::kStop : HaveP::kLookAgain;
+  return SleepUntilWork(m);
 }
 
 // 2 and 3. Due timers of p (their fibers land on its queue), then queued
 // work: the global queue first on every kGlobalQueueTick-th tick (so that a
 // pair of fibers readying each other cannot starve it), the local queue, the
-// global queue.
+// global queue. On the same ticks the poller is polled (its fibers land at
+// the tail of p's queue): fibers that keep yielding never leave the queues
+// empty, and gort cannot preempt them (Go leaves this to sysmon's 10 ms).
 G* TakeQueued(P* p) {
   if (p->timer0_when.load(std::memory_order_acquire) != 0) RunTimers(p, Nanotime());
-  if (p->schedtick % kGlobalQueueTick == 0 && sched.runq_size.load(std::memory_order_acquire) > 0) {
-    LockGuard l(sched.lock);
-    if (G* g = GlobRunqGet(p, 1)) return g;
+  if (p->schedtick % kGlobalQueueTick == 0) {
+    if (NetpollWaiters() > 0 && !NetpollBlocked()) Netpoll(0);
+    if (sched.runq_size.load(std::memory_order_acquire) > 0) {
+      LockGuard l(sched.lock);
+      if (G* g = GlobRunqGet(p, 1)) return g;
+    }
   }
   if (G* g = RunqGet(p)) return g;
   if (sched.runq_size.load(std::memory_order_acquire) > 0) {
@@ -388,7 +418,16 @@ G* TakeQueued(P* p) {
   return nullptr;
 }
 
-// 4. Steal half of another P's queue, trying every P in a random order
+// 4. Fibers wait on descriptors and no M is blocked in the poller (which
+// would see the events itself): poll without blocking. The readied fibers
+// land on p's queue. Go: findRunnable's non-blocking netpoll.
+G* PollNoWait(P* p) {
+  if (NetpollWaiters() == 0 || NetpollBlocked()) return nullptr;
+  if (Netpoll(0) == 0) return nullptr;
+  return RunqGet(p);
+}
+
+// 5. Steal half of another P's queue, trying every P in a random order
 // kStealRounds times; the last round also takes runnext and runs due timers.
 // m spins meanwhile, unless half the busy Ps already have a spinning M (a
 // burst of wake-ups must not burn every CPU).
@@ -420,7 +459,7 @@ G* StealWork(M* m, P* p) {
   return nullptr;
 }
 
-// 5. Nothing found: give up the P, after one last look at the global queue
+// 6. Nothing found: give up the P, after one last look at the global queue
 // under the lock, so that a G queued by a plain thread is not missed.
 // Returns that G (m keeps p); else *released says whether p went to the idle
 // list (false: shutdown began, and step 1 puts p back).
@@ -432,10 +471,12 @@ G* ReleasePUnlessWork(M* m, P* p, bool* released) {
   ReleaseP(m);
   PidlePut(p);
   *released = true;
+  m->releasing = true;  // until it is idle or has a P again (StartM waits for it)
+  sched.nmreleasing++;
   return nullptr;
 }
 
-// 6. An M that was spinning looks once more after dropping nmspinning: work
+// 7. An M that was spinning looks once more after dropping nmspinning: work
 // queued after it looked but before it stopped spinning woke nobody (whoever
 // queued it saw a spinning M). If there is some and a P is idle, m takes the
 // P and spins again (true).
@@ -454,6 +495,7 @@ bool TakePForMissedWork(M* m) {
     {
       LockGuard l(sched.lock);
       np = PidleGet();
+      if (np != nullptr) DoneReleasing(m);
     }
     if (np == nullptr) return false;
     AcquireP(m, np);
@@ -464,35 +506,44 @@ bool TakePForMissedWork(M* m) {
   return false;
 }
 
-// 7. Sleep without a P. While timers are pending, one idle M sleeps only
-// until the earliest deadline (Go blocks in netpoll with that timeout) and
-// then runs what is due, with a P if one is idle, else without (timer
-// functions need none); the others sleep until handed a P.
+// 8. Sleep without a P. One idle M, the poll sleeper, blocks in the poller
+// until the earliest timer (Go blocks in netpoll the same way): the I/O
+// that arrives meanwhile readies its fibers, a new earlier timer or being
+// handed a P breaks the poll. Woken without a P, it takes an idle P, or
+// runs the due timers without one (timer functions need none). The other
+// idle Ms sleep on their notes until handed a P.
 HaveP SleepUntilWork(M* m) {
-  if (int64_t next = EarliestTimer(); next != 0) {
-    M* expected = nullptr;
-    if (sched.timer_sleeper.compare_exchange_strong(expected, m, std::memory_order_acq_rel)) {
-      sched.timer_sleep_until.store(next, std::memory_order_release);
-      StopResult r = StopM(m, std::max<int64_t>(next - Nanotime(), 0));
-      sched.timer_sleep_until.store(INT64_MAX, std::memory_order_release);
-      sched.timer_sleeper.store(nullptr, std::memory_order_release);
-      if (r == StopResult::kShutdown) return HaveP::kStop;
-      if (r == StopResult::kNoP) {
-        P* np;
-        {
-          LockGuard l(sched.lock);
-          np = PidleGet();
-        }
-        if (np != nullptr) {
-          AcquireP(m, np);
-        } else {
-          RunAllTimers(Nanotime());
-        }
-      }
-      return HaveP::kLookAgain;
+  M* expected = nullptr;
+  if (!sched.poll_sleeper.compare_exchange_strong(expected, m, std::memory_order_seq_cst)) {
+    return StopM(m) == StopResult::kShutdown ? HaveP::kStop : HaveP::kLookAgain;
+  }
+  int64_t next = EarliestTimer();
+  sched.poll_until.store(next == 0 ? INT64_MAX : next, std::memory_order_seq_cst);
+  // Pairs with WakeForTimer's fence: a timer added meanwhile either sees
+  // us (and breaks the poll) or is seen here.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (int64_t again = EarliestTimer(); again != 0 && (next == 0 || again < next)) {
+    next = again;
+    sched.poll_until.store(next, std::memory_order_seq_cst);
+  }
+  StopResult r = StopM(m, next == 0 ? -1 : std::max<int64_t>(next - Nanotime(), 0), true);
+  sched.poll_until.store(INT64_MAX, std::memory_order_release);
+  sched.poll_sleeper.store(nullptr, std::memory_order_release);
+  if (r == StopResult::kShutdown) return HaveP::kStop;
+  if (r == StopResult::kNoP) {
+    P* np;
+    {
+      LockGuard l(sched.lock);
+      np = sched.shutdown.load(std::memory_order_relaxed) ? nullptr : PidleGet();
+      if (np != nullptr) DoneReleasing(m);
+    }
+    if (np != nullptr) {
+      AcquireP(m, np);
+    } else {
+      RunAllTimers(Nanotime());
     }
   }
-  return StopM(m) == StopResult::kShutdown ? HaveP::kStop : HaveP::kLookAgain;
+  return HaveP::kLookAgain;
 }
 
 // Finds a runnable G for m; blocks (without a P) until one exists. Returns
@@ -509,6 +560,7 @@ G* FindRunnable(M* m) {
     }
     P* p = m->p;
     if (G* g = TakeQueued(p)) return g;
+    if (G* g = PollNoWait(p)) return g;
     if (G* g = StealWork(m, p)) return g;
     bool released;
     if (G* g = ReleasePUnlessWork(m, p, &released)) return g;
@@ -570,6 +622,22 @@ void Ready(G* g) {
   SchedulePointHere();
   CasGStatus(g, GStatus::kWaiting, GStatus::kRunnable);
   QueueRunnable(g);
+}
+
+// Go: injectglist.
+void ReadyBatch(G* const* gs, int n) {
+  if (n == 0) return;
+  SchedulePointHere();
+  for (int i = 0; i < n; i++) CasGStatus(gs[i], GStatus::kWaiting, GStatus::kRunnable);
+  M* m = GetM();
+  if (P* p = CurrentP(m)) {
+    for (int i = 0; i < n; i++) RunqPut(p, gs[i], false);
+  } else {
+    if (m == nullptr) RegisterForeignThread();
+    LockGuard l(sched.lock);
+    for (int i = 0; i < n; i++) GlobRunqPut(gs[i]);
+  }
+  WakeP();
 }
 
 // Go: newproc's runqput + wakep.

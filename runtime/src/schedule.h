@@ -22,6 +22,10 @@ void Schedule(M* m);
 // Makes a waiting G runnable: on the caller's P (as runnext) when there is
 // one, else on the global queue; then wakes an idle P. Any thread.
 void Ready(G* g);
+// Ready for n waiting Gs at once: onto the caller's P's queue (not
+// runnext), else the global queue under one lock; then wakes an idle P.
+// Any thread. Go: injectglist.
+void ReadyBatch(G* const* gs, int n);
 // Queues a G that NewG made (status kIdle) like Ready, counting it as a
 // goroutine. Any thread.
 void QueueNewG(G* g);

@@ -12,6 +12,7 @@
 #include "fatal.h"
 #include "gort/panic.h"
 #include "mthread.h"
+#include "netpoll.h"
 #include "proc.h"
 #include "runq.h"
 #include "schedule.h"
@@ -109,6 +110,7 @@ void* SysmonMain(void*) {
     int64_t now = Nanotime();
     int64_t next_timer = EarliestTimer();
     if (next_timer != 0 && now > next_timer + kTimerOverdueNs) RunAllTimers(now);
+    SysmonNetpoll(now);
     if (Retake(now) > 0) {
       idle = 0;
     } else {

@@ -1,13 +1,14 @@
 // Timers: one min-heap per P, run by whichever M schedules on that P (its
 // own heap on every FindRunnable, other Ps' when it is about to steal) and
-// by the one idle M that sleeps until the earliest deadline (FindRunnable's
-// timer sleeper). No thread per sleeper: a sleeping fiber costs its stack
+// by the one idle M that sleeps in the poller until the earliest deadline
+// (FindRunnable's poll sleeper). No thread per sleeper: a sleeping fiber costs its stack
 // and one heap entry. Go: runtime/time.go (addtimer, deltimer, checkTimers).
 #include "timers.h"
 
 #include <algorithm>
 
 #include "fatal.h"
+#include "netpoll.h"
 #include "schedule.h"
 
 namespace gort::runtime::internal {
@@ -67,14 +68,17 @@ void UpdateTimer0(P* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->timers_lock) {
   p->timer0_when.store(p->timers.empty() ? 0 : p->timers[0]->when, std::memory_order_release);
 }
 
-// A new timer due at `when`: make sure some M will look at it in time.
-// Go: wakeNetPoller.
+// A new timer due at `when`: make sure some M will look at it in time. If
+// the poll sleeper sleeps past it, break its poll (it re-computes its
+// deadline), else wake an idle P. Go: wakeNetPoller.
 void WakeForTimer(int64_t when) {
-  if (when < sched.timer_sleep_until.load(std::memory_order_acquire)) {
-    if (M* s = sched.timer_sleeper.load(std::memory_order_acquire)) {
-      s->park.Wakeup();  // it re-computes its deadline
-      return;
-    }
+  // Pairs with SleepUntilWork's fence: either the sleeper's deadline is
+  // visible here, or our timer is visible to the sleeper before it sleeps.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (when < sched.poll_until.load(std::memory_order_seq_cst) &&
+      sched.poll_sleeper.load(std::memory_order_seq_cst) != nullptr) {
+    NetpollBreak();
+    return;
   }
   WakeP();
 }
@@ -179,18 +183,25 @@ void ClearTimers() {
   for (int i = 0; i < nallp; i++) {
     P* p = sched.allp[i].load(std::memory_order_acquire);
     if (p == nullptr) continue;
-    std::vector<TimerNode*> left;
+    struct Left {
+      void (*release)(void*);
+      void* arg;
+    };
+    std::vector<Left> left;
     {
+      // Marked out of the heap under its lock, as RunTimers does: a plain
+      // thread's DelTimer racing with this then finds nothing to remove.
       LockGuard l(p->timers_lock);
-      left.swap(p->timers);
+      for (TimerNode* t : p->timers) {
+        left.push_back(Left{t->release, t->arg});
+        t->index = -1;
+        t->p.store(nullptr, std::memory_order_release);
+      }
+      p->timers.clear();
       UpdateTimer0(p);
     }
-    for (TimerNode* t : left) {
-      void (*release)(void*) = t->release;
-      void* arg = t->arg;
-      t->index = -1;
-      t->p.store(nullptr, std::memory_order_release);
-      if (release != nullptr) release(arg);
+    for (const Left& t : left) {
+      if (t.release != nullptr) t.release(t.arg);
       sched.ntimers.fetch_sub(1, std::memory_order_acq_rel);
     }
   }

@@ -1,5 +1,5 @@
 // Timers: one min-heap per P, run by whichever M schedules on that P and by
-// the one idle M that sleeps until the earliest deadline. Go: runtime/time.go
+// the one idle M that sleeps in the poller until the earliest deadline. Go: runtime/time.go
 // (addtimer, deltimer, checkTimers).
 #ifndef GORT_RUNTIME_SRC_TIMERS_H_
 #define GORT_RUNTIME_SRC_TIMERS_H_

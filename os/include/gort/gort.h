@@ -5,6 +5,7 @@
 #include "gort/chan.h"
 #include "gort/os.h"
 #include "gort/panic.h"
+#include "gort/poll.h"
 #include "gort/runtime.h"
 #include "gort/sync.h"
 #include "gort/syscall.h"

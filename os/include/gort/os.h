@@ -17,13 +17,28 @@
 // migrated gets "wait: no child processes", or reaps other fibers' children
 // whose statuses are lost. It shares no code path with the fix that could
 // hide the difference.
+//
+// os::File is Go's *os.File for descriptors that park fibers: a handle whose
+// copies share one descriptor, made non-blocking and waited for through the
+// runtime's poller (gort/poll.h). A fiber blocked in Read or Write parks and
+// its P runs other fibers; a plain thread sleeps. Close wakes every blocked
+// Read and Write with "use of closed file" and closes the descriptor once
+// the last operation in flight has left it, so that its number cannot be
+// reused under an operation (Go: internal/poll's fdMutex). Deadlines are
+// absolute and apply to operations in flight as well as later ones; an
+// expired one fails every operation of its kind with "i/o timeout" until it
+// is moved. Concurrent Reads (and Writes) of one File are serialized: a
+// Write writes all of its bytes before another starts. A File that is never
+// closed is closed when its last copy goes, as Go's finalizer does.
 #ifndef GORT_OS_H_
 #define GORT_OS_H_
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -77,6 +92,53 @@ class Process {  // a handle; copies share one process
 
 absl::StatusOr<Process> StartProcess(const std::string& name, const std::vector<std::string>& argv,
                                      const ProcAttr& attr);
+
+// An open descriptor (Go: *os.File). A default-constructed File is nil:
+// every call returns "invalid argument" (kInvalidArgument), Fd() is -1.
+// Errors name the operation and the file as Go's PathError does ("read |0:
+// i/o timeout"): after Close, "<op> NAME: file already closed"; woken by a
+// Close, "<op> NAME: use of closed file" (both kFailedPrecondition); past a
+// deadline, "<op> NAME: i/o timeout" (kDeadlineExceeded); from the kernel,
+// "<op> NAME: <errno text>" with the code absl::ErrnoToStatusCode gives.
+class File {  // a handle; copies share one descriptor
+ public:
+  File() = default;
+  // Takes ownership of fd: makes it non-blocking and registers it with the
+  // poller (at once inside runtime::Run, else at its first wait).
+  static File New(int fd, std::string name);
+  // Reads what is available, up to n bytes, parking until something is;
+  // 0 bytes at end of file: absl::OutOfRangeError("EOF"). n == 0: 0.
+  absl::StatusOr<std::size_t> Read(void* buf, std::size_t n);
+  // Writes all n bytes (parking while the descriptor is full), or fails:
+  // a broken pipe is "write NAME: broken pipe" (EPIPE), never SIGPIPE.
+  absl::StatusOr<std::size_t> Write(const void* buf, std::size_t n);
+  // Wakes blocked readers and writers with "use of closed file", waits for
+  // the operations in flight to leave, and closes the descriptor. A second
+  // Close: "close NAME: file already closed".
+  absl::Status Close();
+  // Absolute deadlines (absl::InfiniteFuture(): none, the default). A time
+  // already past fails the next operation at once.
+  absl::Status SetDeadline(absl::Time t);  // read and write
+  absl::Status SetReadDeadline(absl::Time t);
+  absl::Status SetWriteDeadline(absl::Time t);
+  // The descriptor (non-blocking), -1 once closed or for a nil File. It
+  // stays the File's: do not close it.
+  int Fd() const;
+  const std::string& Name() const;
+  explicit operator bool() const { return s_ != nullptr; }  // false for nil
+
+ private:
+  struct State;  // shared by the copies (os/src/file.cc)
+  explicit File(std::shared_ptr<State> s) : s_(std::move(s)) {}
+  std::shared_ptr<State> s_;
+};
+
+// A pipe: the read end ("|0") and the write end ("|1"), both CLOEXEC and
+// on the poller. Error: "pipe2: <errno text>". Go: os.Pipe.
+absl::StatusOr<std::pair<File, File>> Pipe();
+// Reads f until end of file and returns everything read; the first error
+// other than EOF is returned instead. Go: io.ReadAll.
+absl::StatusOr<std::string> ReadAll(File& f);
 
 namespace legacy {  // the pre-fix algorithm, kept to demonstrate the race
 absl::StatusOr<Process> StartProcess(const std::string& name, const std::vector<std::string>& argv,

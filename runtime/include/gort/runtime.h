@@ -118,7 +118,8 @@ pid_t ThreadID();            // gettid() of the OS thread running the caller
 
 // Deadlock detection. When every fiber is parked and nothing the runtime can
 // see may ever ready one (no M running, no system call in flight, no timer,
-// no plain thread that has used the runtime and is still alive), gort aborts
+// no wait on a descriptor (gort/poll.h), no plain thread that has used the
+// runtime and is still alive), gort aborts
 // with "fatal error: all goroutines are asleep - deadlock!" as Go does, after
 // confirming the state for 100 ms. A program whose fibers wait for a plain
 // thread that has not touched the runtime yet holds an ExternalWaker for as

@@ -3,6 +3,7 @@
 #ifndef GORT_INTERNAL_RUNTIME_SUPPORT_H_
 #define GORT_INTERNAL_RUNTIME_SUPPORT_H_
 
+#include <atomic>
 #include <cstdint>
 
 namespace gort::runtime::internal {
@@ -26,6 +27,33 @@ bool ShuttingDown();
 // the seed in use, 0 when the option is off.
 void SchedulePoint();
 uint64_t ScheduleSeed();
+
+// Descriptors on the runtime's poller (runtime/src/netpoll.cc), for
+// gort::poll and os::File. Edge-triggered: wait after an operation failed
+// with EAGAIN. A descriptor is registered (and made non-blocking) at its
+// first wait or PollRegister, once per Run, until PollForget.
+enum PollMode : int { kPollRead = 1, kPollWrite = 2 };
+enum class PollResult {
+  kReady,    // an edge arrived (or the wait was kicked): retry the operation
+  kClosing,  // PollEvict / PollForget: the descriptor is being closed through gort
+  kTimeout,  // *deadline passed
+  kError,    // registration failed; *err holds the errno
+};
+// Waits until fd may be ready for `mode` (spurious kReady is possible),
+// *deadline (Unix nanoseconds; INT64_MAX: none) has passed, or fd is closed
+// through gort. *deadline is re-read whenever PollKick wakes the waiter. A
+// fiber parks; a plain thread sleeps (outside Run: in poll(2)).
+PollResult PollWait(int fd, int mode, const std::atomic<int64_t>* deadline, int* err);
+// Registers fd now if the runtime runs; makes it non-blocking either way.
+// Returns 0 or an errno.
+int PollRegister(int fd);
+// The deadline of `mode` changed: waiters for it re-read theirs.
+void PollKick(int fd, int mode);
+// fd is being closed: its waiters, and every wait from now on, get
+// kClosing until PollForget. Go: pollDesc.evict.
+void PollEvict(int fd);
+// fd is about to be closed: drop its registration (waiters get kClosing).
+void PollForget(int fd);
 
 // Tests only: the next n fiber-stack allocations fail as if mmap had
 // returned ENOMEM (where RLIMIT_AS cannot be used, as under sanitizers).
