@@ -24,9 +24,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "file_access.h"
 #include "gort/chan.h"
 #include "gort/internal/runtime_support.h"
 #include "gort/os.h"
+#include "gort/runtime.h"
 #include "gort/sync.h"
 
 namespace gort::os {
@@ -92,6 +94,9 @@ struct File::State {
   std::atomic<uint64_t> refs{1};                  // see the top of this file
   std::atomic<int64_t> read_deadline{INT64_MAX};  // Unix ns; INT64_MAX: none
   std::atomic<int64_t> write_deadline{INT64_MAX};
+  // Handed to a child (FileAccess::ForChild): the descriptor is blocking
+  // now, so reads and writes hold the thread, in a system-call bracket.
+  std::atomic<bool> blocking{false};
   sync::Mutex read_mu;   // one Read at a time (Go: fdMutex's read lock)
   sync::Mutex write_mu;  // one Write at a time, so that each writes all of its bytes
   Chan<int> closed{1};   // the close(2) errno (0: OK), once the descriptor is closed
@@ -206,7 +211,13 @@ absl::StatusOr<std::size_t> File::Read(void* buf, std::size_t n) {
   if (n == 0) return std::size_t{0};
   for (;;) {
     if (Expired(s->read_deadline)) return s->Timeout("read");
-    ssize_t r = ::read(s->fd, buf, std::min(n, kMaxRW));
+    ssize_t r;
+    if (s->blocking.load(std::memory_order_acquire)) {
+      runtime::BlockingSyscall bracket;
+      r = ::read(s->fd, buf, std::min(n, kMaxRW));
+    } else {
+      r = ::read(s->fd, buf, std::min(n, kMaxRW));
+    }
     if (r > 0) return static_cast<std::size_t>(r);
     if (r == 0) return absl::OutOfRangeError("EOF");
     int e = errno;
@@ -232,7 +243,13 @@ absl::StatusOr<std::size_t> File::Write(const void* buf, std::size_t n) {
   std::size_t done = 0;
   while (done < n) {
     if (Expired(s->write_deadline)) return s->Timeout("write");
-    ssize_t r = WriteNoSigpipe(s->fd, p + done, std::min(n - done, kMaxRW));
+    ssize_t r;
+    if (s->blocking.load(std::memory_order_acquire)) {
+      runtime::BlockingSyscall bracket;
+      r = WriteNoSigpipe(s->fd, p + done, std::min(n - done, kMaxRW));
+    } else {
+      r = WriteNoSigpipe(s->fd, p + done, std::min(n - done, kMaxRW));
+    }
     if (r >= 0) {
       done += static_cast<std::size_t>(r);
       continue;
@@ -299,6 +316,20 @@ const std::string& File::Name() const {
   static const std::string* const kNone = new std::string;
   return s_ != nullptr ? s_->name : *kNone;
 }
+
+namespace internal {
+
+int FileAccess::ForChild(const File& f) {
+  File::State* s = f.s_.get();
+  if (s == nullptr || s->Closing()) return -1;
+  if (!s->blocking.exchange(true, std::memory_order_acq_rel)) {
+    int flags = fcntl(s->fd, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK) != 0) fcntl(s->fd, F_SETFL, flags & ~O_NONBLOCK);
+  }
+  return s->fd;
+}
+
+}  // namespace internal
 
 absl::StatusOr<std::pair<File, File>> Pipe() {
   int fds[2];

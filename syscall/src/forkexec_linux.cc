@@ -8,8 +8,9 @@
 // thread's TLS), no sanitizer instrumentation. Everything it needs (argv,
 // envp, the fd plan) is prepared before the clone. All signals are blocked
 // around the clone so that no handler of the parent runs on the child's
-// stack; the child resets every caught signal to SIG_DFL before restoring the
-// mask and exec'ing (clone without CLONE_SIGHAND gives it its own table).
+// stack; the child resets every caught signal (and an ignored SIGPIPE or
+// SIGXFSZ) to SIG_DFL before restoring the mask and exec'ing (clone without
+// CLONE_SIGHAND gives it its own table).
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -110,12 +111,15 @@ ChildMain(void* arg) {
   const ChildPlan* p = static_cast<const ChildPlan*>(arg);
   long r;
   // Caught signals back to SIG_DFL (ignored ones stay ignored, as exec
-  // keeps them), then the parent's signal mask.
+  // keeps them, except SIGPIPE and SIGXFSZ, which a host often ignores for
+  // itself and a child in a pipeline must not inherit), then the parent's
+  // signal mask.
   for (int sig = 1; sig < 65; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     KernelSigaction old;
     if (Raw(SYS_rt_sigaction, sig, 0, reinterpret_cast<long>(&old), 8) != 0) continue;
-    if (old.handler != reinterpret_cast<void*>(SIG_IGN) &&
+    const bool reset_ignored = sig == SIGPIPE || sig == SIGXFSZ;
+    if ((reset_ignored || old.handler != reinterpret_cast<void*>(SIG_IGN)) &&
         old.handler != reinterpret_cast<void*>(SIG_DFL)) {
       KernelSigaction dfl{reinterpret_cast<void*>(SIG_DFL), 0, nullptr, 0};
       Raw(SYS_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, 8);

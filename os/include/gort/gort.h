@@ -3,6 +3,7 @@
 #define GORT_GORT_H_
 
 #include "gort/chan.h"
+#include "gort/exec.h"
 #include "gort/os.h"
 #include "gort/panic.h"
 #include "gort/poll.h"

@@ -73,6 +73,7 @@ class ProcessState {
 
 namespace internal {
 struct ProcessAccess;  // os/src/process_state.h: how gort::os makes and reads Processes
+struct FileAccess;     // os/src/file_access.h: a File handed to a child
 }  // namespace internal
 
 class Process {  // a handle; copies share one process
@@ -128,6 +129,7 @@ class File {  // a handle; copies share one descriptor
   explicit operator bool() const { return s_ != nullptr; }  // false for nil
 
  private:
+  friend struct internal::FileAccess;
   struct State;  // shared by the copies (os/src/file.cc)
   explicit File(std::shared_ptr<State> s) : s_(std::move(s)) {}
   std::shared_ptr<State> s_;

@@ -46,7 +46,8 @@
 //
 // ForkExec itself is Linux's vfork-style path: argv/envp/fd plan prepared
 // first, all signals blocked around clone(CLONE_VM|CLONE_VFORK), only raw
-// system calls in the child (dispositions reset, fds shuffled, exec), and
+// system calls in the child (caught signals, and an ignored SIGPIPE or
+// SIGXFSZ, back to their default action; fds shuffled; exec), and
 // exec failures reported through an O_CLOEXEC status pipe; a child whose exec
 // failed is reaped at once. Errors read like Go's:
 // "fork/exec /no/such: no such file or directory".
