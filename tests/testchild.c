@@ -15,7 +15,7 @@
  *   testchild stderr N CODE   write N bytes ('e') to stderr, then exit CODE
  *   testchild mixed           "out1" to stdout, "err1" to stderr, "out2" to stdout
  *   testchild flags           for fds 0-2 "FD blocking|nonblocking", then
- *                             "sigpipe default|ignored|caught"
+ *                             "sigpipe default|ignored|caught blocked|unblocked"
  *   testchild orphan MS       fork a grandchild that holds stdout for MS ms,
  *                             print its pid, and exit 0 at once
  */
@@ -129,9 +129,13 @@ int main(int argc, char** argv) {
     }
     struct sigaction sa;
     sigaction(SIGPIPE, NULL, &sa);
-    printf("sigpipe %s\n", sa.sa_handler == SIG_DFL   ? "default"
-                           : sa.sa_handler == SIG_IGN ? "ignored"
-                                                      : "caught");
+    sigset_t mask;
+    sigprocmask(SIG_SETMASK, NULL, &mask);
+    printf("sigpipe %s %s\n",
+           sa.sa_handler == SIG_DFL   ? "default"
+           : sa.sa_handler == SIG_IGN ? "ignored"
+                                      : "caught",
+           sigismember(&mask, SIGPIPE) ? "blocked" : "unblocked");
     return 0;
   }
   if (strcmp(mode, "orphan") == 0 && argc > 2) {

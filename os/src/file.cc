@@ -58,13 +58,34 @@ bool Expired(const std::atomic<int64_t>& deadline) {
   return d != INT64_MAX && d <= absl::ToUnixNanos(absl::Now());
 }
 
+// Takes a SIGPIPE that a failed write raised off this thread (it is
+// blocked here).
+void DropPendingSigpipe() {
+  sigset_t pending;
+  if (sigpending(&pending) != 0 || !sigismember(&pending, SIGPIPE)) return;
+  sigset_t pipe_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  timespec zero{};
+  while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+  }
+}
+
 // write(2) without SIGPIPE: a broken pipe is EPIPE, as in Go (whose
-// runtime ignores SIGPIPE for every descriptor but 1 and 2). The signal is
-// blocked on this thread for the call only, and the one the call raised is
-// taken off the thread before it is unblocked. A thread that blocks
-// SIGPIPE itself keeps its own. The fiber cannot move between threads in
-// here: nothing parks.
+// runtime ignores SIGPIPE for every descriptor but 1 and 2). The runtime's
+// Ms block SIGPIPE for good; elsewhere (a plain thread) the signal is
+// blocked for the call only. Either way the one the call raised is taken
+// off the thread. A thread that blocks SIGPIPE itself keeps its own. The
+// fiber cannot move between threads in here: nothing parks.
 ssize_t WriteNoSigpipe(int fd, const void* buf, std::size_t n) {
+  if (runtime::internal::SigpipeBlockedHere()) {
+    ssize_t r = ::write(fd, buf, n);
+    if (r < 0 && errno == EPIPE) {
+      DropPendingSigpipe();
+      errno = EPIPE;
+    }
+    return r;
+  }
   sigset_t pipe_set, old;
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
@@ -72,14 +93,7 @@ ssize_t WriteNoSigpipe(int fd, const void* buf, std::size_t n) {
   ssize_t r = ::write(fd, buf, n);
   int e = errno;
   if (!sigismember(&old, SIGPIPE)) {
-    if (r < 0 && e == EPIPE) {
-      sigset_t pending;
-      if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
-        timespec zero{};
-        while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
-        }
-      }
-    }
+    if (r < 0 && e == EPIPE) DropPendingSigpipe();
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
   }
   errno = e;
@@ -97,6 +111,12 @@ struct File::State {
   // Handed to a child (FileAccess::ForChild): the descriptor is blocking
   // now, so reads and writes hold the thread, in a system-call bracket.
   std::atomic<bool> blocking{false};
+  // The other end of a pipe made by os::Pipe: after a read (write) that
+  // moved bytes, its blocked writers (readers) are woken at once instead of
+  // when the poller next reports the edge. The edge still comes, as a
+  // spurious wake-up at worst; this only saves the poll between two fibers
+  // of this process.
+  std::weak_ptr<State> peer;
   sync::Mutex read_mu;   // one Read at a time (Go: fdMutex's read lock)
   sync::Mutex write_mu;  // one Write at a time, so that each writes all of its bytes
   Chan<int> closed{1};   // the close(2) errno (0: OK), once the descriptor is closed
@@ -125,6 +145,14 @@ struct File::State {
     return ::close(fd) < 0 ? errno : 0;
   }
   bool Closing() const { return (refs.load(std::memory_order_acquire) & kClosed) != 0; }
+
+  // Wakes the peer's waiters for `mode` (see `peer`).
+  void KickPeer(int mode) {
+    std::shared_ptr<State> p = peer.lock();
+    if (p == nullptr || !p->IncRef()) return;  // gone, or closed
+    runtime::internal::PollKick(p->fd, mode);
+    p->DecRef();
+  }
 
   absl::Status Error(const char* op, absl::StatusCode code, const std::string& what) const {
     return absl::Status(code, absl::StrCat(op, " ", name, ": ", what));
@@ -218,7 +246,10 @@ absl::StatusOr<std::size_t> File::Read(void* buf, std::size_t n) {
     } else {
       r = ::read(s->fd, buf, std::min(n, kMaxRW));
     }
-    if (r > 0) return static_cast<std::size_t>(r);
+    if (r > 0) {
+      s->KickPeer(kPollWrite);
+      return static_cast<std::size_t>(r);
+    }
     if (r == 0) return absl::OutOfRangeError("EOF");
     int e = errno;
     if (e == EINTR) continue;
@@ -252,6 +283,7 @@ absl::StatusOr<std::size_t> File::Write(const void* buf, std::size_t n) {
     }
     if (r >= 0) {
       done += static_cast<std::size_t>(r);
+      if (r > 0) s->KickPeer(kPollRead);
       continue;
     }
     int e = errno;
@@ -337,7 +369,11 @@ absl::StatusOr<std::pair<File, File>> Pipe() {
     int e = errno;
     return absl::Status(absl::ErrnoToStatusCode(e), absl::StrCat("pipe2: ", ErrnoText(e)));
   }
-  return std::make_pair(File::New(fds[0], "|0"), File::New(fds[1], "|1"));
+  File r = File::New(fds[0], "|0");
+  File w = File::New(fds[1], "|1");
+  r.s_->peer = w.s_;
+  w.s_->peer = r.s_;
+  return std::make_pair(std::move(r), std::move(w));
 }
 
 absl::StatusOr<std::string> ReadAll(File& f) {

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +30,12 @@
 
 namespace gort::runtime::internal {
 namespace {
+
+// Set on every M's thread, which blocks SIGPIPE for its whole life: a write
+// to a broken pipe from a fiber is then just EPIPE (the pending signal is
+// taken off by the writer), with no signal-mask system calls around each
+// write. Go ignores SIGPIPE the same way for every descriptor but 1 and 2.
+thread_local bool sigpipe_blocked = false;
 
 std::atomic<MHook> m_hook{nullptr};
 
@@ -179,6 +186,10 @@ namespace {
 
 void InitMThread(M* m) {
   SetM(m);
+  sigset_t pipe_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigpipe_blocked = pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr) == 0;
   m->tid = gettid();
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {
@@ -274,5 +285,7 @@ void InitM0(M* m0) {
   m0->is_m0 = true;
   InitMThread(m0);
 }
+
+bool SigpipeBlockedHere() { return sigpipe_blocked; }
 
 }  // namespace gort::runtime::internal

@@ -82,7 +82,7 @@ struct ChildPlan {
   bool setsid, setpgid;
   int pgid;
   int pdeathsig;
-  const sigset_t* mask;  // the parent's mask, restored before exec
+  const sigset_t* mask;  // the parent thread's mask less SIGPIPE, set before exec
 };
 
 // What the child was doing when it failed: the parent names it in the error.
@@ -317,7 +317,7 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
     }
   }
 
-  sigset_t all, old;
+  sigset_t all, old, child_mask;
   sigfillset(&all);
   ChildPlan plan{argv0.c_str(),
                  const_cast<char* const*>(cargv.data()),
@@ -331,7 +331,7 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
                  attr.sys.setpgid,
                  attr.sys.pgid,
                  attr.sys.pdeathsig,
-                 &old};
+                 &child_mask};
 
   // The child's stack: inside this frame, which stays intact while the parent
   // thread is suspended (CLONE_VFORK).
@@ -349,6 +349,10 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
     // The fiber stays on this OS thread throughout.
     runtime::EnterSyscall();
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    // The child gets this thread's mask, but with SIGPIPE deliverable: the
+    // runtime's Ms block it for themselves (and a host thread may have).
+    child_mask = old;
+    sigdelset(&child_mask, SIGPIPE);
     unsigned long flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (pidfd != nullptr ? CLONE_PIDFD : 0);
     long r = GortRawClone(flags, child_stack + kChildStack, &ChildMain, &plan, &child_pidfd);
     pid = r < 0 ? -1 : static_cast<pid_t>(r);

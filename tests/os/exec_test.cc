@@ -343,7 +343,8 @@ TEST_P(ExecTest, ExtraFilesBecomeThreeAndUp) {
 }
 
 // The child's ends are blocking (a child does not expect O_NONBLOCK), and
-// an ignored SIGPIPE in the parent is not inherited.
+// neither an ignored SIGPIPE in the parent nor the runtime's threads'
+// blocking of it is inherited.
 TEST_P(ExecTest, ChildGetsBlockingDescriptorsAndDefaultSigpipe) {
   struct sigaction ign {
   }, old{};
@@ -356,7 +357,7 @@ TEST_P(ExecTest, ChildGetsBlockingDescriptorsAndDefaultSigpipe) {
     ASSERT_TRUE(err.ok());
     auto out = c.Output();
     ASSERT_TRUE(out.ok()) << out.status();
-    EXPECT_EQ(*out, "0 blocking\n1 blocking\n2 blocking\nsigpipe default\n");
+    EXPECT_EQ(*out, "0 blocking\n1 blocking\n2 blocking\nsigpipe default unblocked\n");
   });
   sigaction(SIGPIPE, &old, nullptr);
 }

@@ -4,6 +4,7 @@
 // 10 000 fibers blocked on their own pipes hold no more threads than procs
 // plus the runtime's two. Go: os/pipe_test.go, os/timeout_test.go.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -218,6 +219,30 @@ TEST_P(FileTest, BrokenPipeIsAnError) {
     EXPECT_TRUE(r.Close().ok());
     auto st = w.Write("x", 1).status();
     EXPECT_EQ(st.message(), "write |1: broken pipe");
+    // The signal the write raised was taken off the thread (an M, which
+    // blocks SIGPIPE for good): nothing pending is left for later.
+    sigset_t pending;
+    ASSERT_EQ(sigpending(&pending), 0);
+    EXPECT_FALSE(sigismember(&pending, SIGPIPE));
+    EXPECT_TRUE(w.Close().ok());
+
+    // From a plain thread (a host's, with SIGPIPE unblocked, unlike the
+    // mask one inherits from an M): the same error, and its mask as it was.
+    std::tie(r, w) = MustPipe();
+    EXPECT_TRUE(r.Close().ok());
+    std::thread t([&] {
+      sigset_t before, after, left, pipe_set;
+      sigemptyset(&pipe_set);
+      sigaddset(&pipe_set, SIGPIPE);
+      pthread_sigmask(SIG_UNBLOCK, &pipe_set, nullptr);
+      pthread_sigmask(SIG_SETMASK, nullptr, &before);
+      EXPECT_EQ(w.Write("x", 1).status().message(), "write |1: broken pipe");
+      pthread_sigmask(SIG_SETMASK, nullptr, &after);
+      EXPECT_EQ(sigismember(&before, SIGPIPE), sigismember(&after, SIGPIPE));
+      ASSERT_EQ(sigpending(&left), 0);
+      EXPECT_FALSE(sigismember(&left, SIGPIPE));
+    });
+    t.join();
     EXPECT_TRUE(w.Close().ok());
   });
 }

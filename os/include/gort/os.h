@@ -130,7 +130,8 @@ class File {  // a handle; copies share one descriptor
 
  private:
   friend struct internal::FileAccess;
-  struct State;  // shared by the copies (os/src/file.cc)
+  friend absl::StatusOr<std::pair<File, File>> Pipe();  // pairs the two ends
+  struct State;                                         // shared by the copies (os/src/file.cc)
   explicit File(std::shared_ptr<State> s) : s_(std::move(s)) {}
   std::shared_ptr<State> s_;
 };

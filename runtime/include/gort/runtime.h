@@ -15,6 +15,12 @@
 // after it, the fiber may be on another thread. LockOSThread pins the fiber to
 // its thread until the matching UnlockOSThread, as in Go >= 1.10.
 //
+// Signals: the runtime's threads block SIGPIPE (and only it), so that a
+// write to a broken pipe is the error EPIPE, as Go arranges for every
+// descriptor but 1 and 2. A thread that fiber code creates inherits that
+// mask, as it would any: unblock SIGPIPE in it if it relies on the signal.
+// Children (gort/syscall.h) start with SIGPIPE unblocked.
+//
 // Exceptions: an exception that escapes a fiber's function is a panic: gort
 // prints "panic: <what()>" and "goroutine N [running]:" and aborts. Goexit and
 // runtime shutdown unwind a fiber's stack with an internal exception that is

@@ -21,6 +21,11 @@ int ShutdownEventFd();
 // Whether shutdown has begun.
 bool ShuttingDown();
 
+// Whether the calling thread is one of the runtime's Ms, which block
+// SIGPIPE for good: a write there needs no mask change to turn a broken
+// pipe into EPIPE (it takes the pending signal off after EPIPE).
+bool SigpipeBlockedHere();
+
 // Randomized schedules (GORT_RANDOM_SCHEDULE builds): a point where the
 // calling thread may yield or stall at random, for the layers above the
 // runtime (the process wait map). A no-op in other builds. ScheduleSeed is

@@ -1,0 +1,145 @@
+// exec::Cmd against the os layer it is built on, in one run, for the static
+// no-op child the build makes: what Command().Run() and Output() cost over
+// os::StartProcess + Wait, sequentially and with 16 fibers spawning at once.
+// After the table it prints the ratios.
+//   BM_OsStartProcessWait/spawners    os::StartProcess + Process::Wait
+//   BM_CommandRun/spawners            exec::Command(child).Run()
+//   BM_OsStartProcessRead1MiB/spawners  os::StartProcess with a pipe for
+//                                     stdout, ReadAll (1 MiB), Wait
+//   BM_CommandOutput/spawners         exec::Command(child, {"write",
+//                                     "1048576"}).Output()
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gort/gort.h"
+
+namespace {
+
+constexpr const char* kChild = GORT_TESTCHILD;
+constexpr std::size_t kMiB = 1 << 20;
+
+// The timed loop runs state.max_iterations times; its first pass runs all of
+// those children (spread over the spawner fibers), the other passes are
+// empty. The loop's time over its iterations is the cost a child.
+void Loop(benchmark::State& state, const std::function<bool()>& one) {
+  const int spawners = static_cast<int>(state.range(0));
+  std::atomic<int64_t> left{static_cast<int64_t>(state.max_iterations)};
+  std::atomic<int> errors{0};
+  gort::runtime::Run(
+      [&] {
+        bool first = true;
+        for (auto _ : state) {
+          if (!first) continue;
+          first = false;
+          gort::sync::WaitGroup wg;
+          wg.Add(spawners);
+          for (int s = 0; s < spawners; s++) {
+            gort::runtime::Go([&] {
+              while (left.fetch_sub(1) > 0) {
+                if (!one()) errors.fetch_add(1);
+              }
+              wg.Done();
+            });
+          }
+          wg.Wait();
+        }
+      },
+      gort::runtime::Options{.procs = 2});
+  if (errors.load() != 0) state.SkipWithError("a command failed");
+  state.counters["children_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+bool OsStartWait() {
+  gort::os::ProcAttr attr;
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);  // as Cmd gives the child
+  attr.files = {null, null, null};
+  auto p = gort::os::StartProcess(kChild, {kChild}, attr);
+  close(null);
+  if (!p.ok()) return false;
+  auto st = p->Wait();
+  return st.ok() && st->Success();
+}
+
+bool CommandRun() { return gort::exec::Command(kChild).Run().ok(); }
+
+bool OsStartRead() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return false;
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  gort::os::ProcAttr attr;
+  attr.files = {null, fds[1], null};
+  const std::string n = std::to_string(kMiB);
+  auto p = gort::os::StartProcess(kChild, {kChild, "write", n}, attr);
+  close(null);
+  close(fds[1]);
+  gort::os::File r = gort::os::File::New(fds[0], "|0");
+  if (!p.ok()) {
+    (void)r.Close();
+    return false;
+  }
+  auto out = gort::os::ReadAll(r);
+  (void)r.Close();
+  auto st = p->Wait();
+  return out.ok() && out->size() == kMiB && st.ok() && st->Success();
+}
+
+bool CommandOutput() {
+  auto out = gort::exec::Command(kChild, {"write", std::to_string(kMiB)}).Output();
+  return out.ok() && out->size() == kMiB;
+}
+
+void BM_OsStartProcessWait(benchmark::State& state) { Loop(state, OsStartWait); }
+void BM_CommandRun(benchmark::State& state) { Loop(state, CommandRun); }
+void BM_OsStartProcessRead1MiB(benchmark::State& state) { Loop(state, OsStartRead); }
+void BM_CommandOutput(benchmark::State& state) { Loop(state, CommandOutput); }
+BENCHMARK(BM_OsStartProcessWait)->Arg(1)->Arg(16)->UseRealTime();
+BENCHMARK(BM_CommandRun)->Arg(1)->Arg(16)->UseRealTime();
+BENCHMARK(BM_OsStartProcessRead1MiB)->Arg(1)->Arg(16)->UseRealTime();
+BENCHMARK(BM_CommandOutput)->Arg(1)->Arg(16)->UseRealTime();
+
+// Prints the table as usual and remembers each run's children/s for the
+// ratios.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs) {
+      auto it = r.counters.find("children_per_s");
+      if (it != r.counters.end() && !r.error_occurred) rate[r.benchmark_name()] = it->second.value;
+    }
+  }
+  std::map<std::string, double> rate;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  auto& r = reporter.rate;
+  std::printf("\nRatios (children per second, same run; 1.00x: as fast as the os layer):\n");
+  const char* cases[][2] = {
+      {"BM_CommandRun/1/real_time", "BM_OsStartProcessWait/1/real_time"},
+      {"BM_CommandRun/16/real_time", "BM_OsStartProcessWait/16/real_time"},
+      {"BM_CommandOutput/1/real_time", "BM_OsStartProcessRead1MiB/1/real_time"},
+      {"BM_CommandOutput/16/real_time", "BM_OsStartProcessRead1MiB/16/real_time"},
+  };
+  for (auto& c : cases) {
+    const std::string a = c[0], b = c[1];
+    if (r.count(a) && r.count(b) && r[b] > 0) {
+      std::printf("  %-66s %7.0f/s vs %7.0f/s = %.2fx\n", (a + " / " + b).c_str(), r[a], r[b],
+                  r[a] / r[b]);
+    }
+  }
+  return 0;
+}
