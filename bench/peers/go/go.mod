@@ -1,0 +1,3 @@
+module gort.local/peers
+
+go 1.19
