@@ -13,9 +13,11 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "gort/gort.h"
+#include "gort/internal/runtime_support.h"
 
 extern char** environ;
 
@@ -37,9 +40,40 @@ const char* ChildPath(int64_t which) { return which == 0 ? GORT_TESTCHILD : "/bi
 // The timed loop runs state.max_iterations times; its first pass starts and
 // waits for all of those children (spread over the spawners), the other
 // passes are empty. The loop's time over its iterations is the cost a child.
+// What each child cost the scheduler, from the runtime's event counters and
+// the process's context switches, as per-child benchmark counters.
+class PerChild {
+ public:
+  PerChild() { Read(&before_, &csw_before_); }
+  void Report(benchmark::State& state) {
+    gort::runtime::internal::RuntimeStats after;
+    long csw_after;
+    Read(&after, &csw_after);
+    const double n = static_cast<double>(std::max<int64_t>(state.iterations(), 1));
+    state.counters["futex_wakes"] = double(after.futex_wakes - before_.futex_wakes) / n;
+    state.counters["futex_sleeps"] = double(after.futex_sleeps - before_.futex_sleeps) / n;
+    state.counters["threads"] = double(after.threads_created - before_.threads_created) / n;
+    state.counters["m_wakeups"] = double(after.m_wakeups - before_.m_wakeups) / n;
+    state.counters["handoffs"] = double(after.handoffs - before_.handoffs) / n;
+    state.counters["retakes"] = double(after.retakes - before_.retakes) / n;
+    state.counters["ctxsw"] = double(csw_after - csw_before_) / n;
+  }
+
+ private:
+  static void Read(gort::runtime::internal::RuntimeStats* s, long* csw) {
+    *s = gort::runtime::internal::ReadRuntimeStats();
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *csw = ru.ru_nvcsw + ru.ru_nivcsw;
+  }
+  gort::runtime::internal::RuntimeStats before_;
+  long csw_before_;
+};
+
 void StartWaitLoop(benchmark::State& state, const char* path, int spawners) {
   std::atomic<int64_t> left{static_cast<int64_t>(state.max_iterations)};
   std::atomic<int> errors{0};
+  PerChild per_child;
   gort::runtime::Run(
       [&] {
         bool first = true;
@@ -63,6 +97,7 @@ void StartWaitLoop(benchmark::State& state, const char* path, int spawners) {
       },
       gort::runtime::Options{.procs = 2});
   if (errors.load() != 0) state.SkipWithError("a start or wait failed");
+  per_child.Report(state);
   state.counters["children_per_s"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 
@@ -13,6 +14,11 @@
 #include "gort/syscall.h"
 
 namespace gort::testing {
+
+bool ReapersFromEnv() {
+  const char* e = getenv("GORT_PROCESS_REAPERS");
+  return e != nullptr && atoi(e) > 0;
+}
 
 void ProcessTest::TearDown() {
   EXPECT_EQ(syscall::PendingProcesses(), 0) << "wait-map entries left";

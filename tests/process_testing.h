@@ -22,6 +22,11 @@ class ProcessTest : public ProcsTest {
   void TearDown() override;
 };
 
+// Whether $GORT_PROCESS_REAPERS puts this run of the suite in reaper mode
+// (the reaper.* ctest variant): tests of the per-child waiters' own
+// accounting skip then.
+bool ReapersFromEnv();
+
 // Moves the calling fiber to another OS thread than `tid` (needs procs >= 2).
 void MigrateFrom(pid_t tid);
 

@@ -13,7 +13,9 @@
 #include "gort/internal/runtime_support.h"
 #include "gort/runtime.h"
 #include "proc.h"
+#include "runq.h"
 #include "schedule.h"
+#include "stats.h"
 
 namespace gort::runtime {
 
@@ -129,7 +131,27 @@ ExternalWaker::~ExternalWaker() {
 namespace internal {
 int ThreadsInUse() { return sched.nthreads.load(std::memory_order_relaxed); }
 int ThreadLimit() { return sched.max_threads; }
+
+int ProcessReapers() { return sched.process_reapers; }
+
+uint64_t RunGeneration() {
+  LockGuard l(sched.lock);
+  return sched.generation;
+}
+
+bool OthersWaitForP() {
+  M* m = GetM();
+  P* p = m != nullptr ? m->p : nullptr;
+  if (p == nullptr) return false;
+  return !RunqEmpty(p) || sched.runq_size.load(std::memory_order_acquire) > 0;
+}
 int ShutdownEventFd() { return sched.shutdown_fd; }
+RuntimeStats ReadRuntimeStats() {
+  auto r = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  return RuntimeStats{r(stats.futex_wakes), r(stats.futex_sleeps), r(stats.threads_created),
+                      r(stats.m_wakeups),   r(stats.handoffs),     r(stats.retakes)};
+}
+
 bool ShuttingDown() { return sched.shutdown.load(std::memory_order_acquire); }
 }  // namespace internal
 

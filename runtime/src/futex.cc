@@ -9,8 +9,11 @@
 #include <cerrno>
 
 #include "fatal.h"
+#include "stats.h"
 
 namespace gort::runtime::internal {
+
+Stats stats;
 
 void FutexWait(std::atomic<uint32_t>* addr, uint32_t val, int64_t timeout_ns) {
   struct timespec ts;
@@ -24,12 +27,14 @@ void FutexWait(std::atomic<uint32_t>* addr, uint32_t val, int64_t timeout_ns) {
   // errno is kept: runtime locks are taken between a user's system call and
   // its read of errno (ExitSyscall, channel operations).
   const int saved = errno;
+  Count(stats.futex_sleeps);
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, val, tsp, nullptr, 0);
   errno = saved;
 }
 
 void FutexWake(std::atomic<uint32_t>* addr, int n) {
   const int saved = errno;
+  Count(stats.futex_wakes);
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
   errno = saved;
 }

@@ -27,6 +27,7 @@
 #include "netpoll.h"
 #include "schedule.h"
 #include "signals.h"
+#include "stats.h"
 
 namespace gort::runtime::internal {
 namespace {
@@ -72,6 +73,7 @@ void NewOSThread(M* m) {
   pthread_attr_setstacksize(&attr, kMStackSize);
   int err = pthread_create(&m->thread, &attr, &MStart, m);
   pthread_attr_destroy(&attr);
+  if (err == 0) Count(stats.threads_created);
   if (err == 0) RunMHook(MHookPoint::kAfterThreadCreate, m, nullptr);
   if (err == 0) m->created.store(true, std::memory_order_release);  // MStart waits for this
   if (err != 0) {

@@ -224,7 +224,8 @@ struct Sched {
   // CheckDead saw a dead state; sysmon confirms it after kDeadlockGraceNs.
   bool deadlock_suspect ABSL_GUARDED_BY(lock) = false;
   int64_t deadlock_since ABSL_GUARDED_BY(lock) = 0;
-  uint64_t generation = 0;
+  uint64_t generation = 0;      // bumped by every Run (guarded by lock)
+  int process_reapers = 0;      // Options::process_reapers as Run resolved it
   std::atomic<int> ntimers{0};  // timers in all heaps
   // The idle M that sleeps in the poller until the earliest timer (at most
   // one; Go: sched.lastpoll == 0), and that deadline (INT64_MAX: none, or

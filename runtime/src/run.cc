@@ -50,6 +50,15 @@ int DefaultProcs(int requested) {
   return std::min(NumCPU(), kMaxProcs);
 }
 
+int DefaultReapers(int requested) {
+  if (requested > 0) return requested;
+  if (const char* env = getenv("GORT_PROCESS_REAPERS")) {
+    int n = atoi(env);
+    if (n > 0) return std::min(n, kMaxProcessReapers);
+  }
+  return 0;
+}
+
 void StartMainFiber(std::function<void()>* fn) {
   using Fn = std::function<void()>;
   G* g = NewG(sizeof(Fn), alignof(Fn), &detail::InvokeAndDestroy<Fn>);
@@ -162,6 +171,11 @@ absl::Status CheckOptions(const Options& o) {
         "gort: runtime::Run: Options::stack_size is ", o.stack_size,
         " bytes; want 0 (the default, ", kDefaultStackSize, ") or at most ", kMaxStackSize));
   }
+  if (o.process_reapers < 0 || o.process_reapers > kMaxProcessReapers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "gort: runtime::Run: Options::process_reapers is ", o.process_reapers,
+        "; want 0 (the default: a waiter thread per child) or 1..", kMaxProcessReapers));
+  }
   if (o.max_threads < 0 || (o.max_threads > 0 && o.max_threads < kMinThreads)) {
     return absl::InvalidArgumentError(
         absl::StrCat("gort: runtime::Run: Options::max_threads is ", o.max_threads,
@@ -216,6 +230,7 @@ int Run(std::function<void()> main_fiber, Options options) {
   sched.stack_size =
       options.stack_size == 0 ? kDefaultStackSize : std::max(options.stack_size, kMinStackSize);
   sched.max_threads = options.max_threads > 0 ? options.max_threads : kDefaultMaxThreads;
+  sched.process_reapers = DefaultReapers(options.process_reapers);
   sched.ncpu.store(NumCPU(), std::memory_order_relaxed);
   sched.shutdown.store(false, std::memory_order_seq_cst);
   sched.main_finished.store(false, std::memory_order_relaxed);

@@ -27,6 +27,7 @@
 #include "mthread.h"
 #include "netpoll.h"
 #include "runq.h"
+#include "stats.h"
 #include "timers.h"
 
 namespace gort::runtime::internal {
@@ -189,6 +190,7 @@ void StartM(P* p, bool spinning) {
   if (create) {
     NewM(nmp);
   } else {
+    Count(stats.m_wakeups);
     WakeM(nmp);  // on its note, or in the poller
   }
 }
@@ -217,6 +219,7 @@ void HandoffP(P* p) {
     return;
   }
   if (!RunqEmpty(p) || sched.runq_size.load(std::memory_order_acquire) > 0) {
+    Count(stats.handoffs);
     StartM(p, false);
     return;
   }

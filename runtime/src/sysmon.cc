@@ -16,6 +16,7 @@
 #include "proc.h"
 #include "runq.h"
 #include "schedule.h"
+#include "stats.h"
 #include "timers.h"
 
 namespace gort::runtime::internal {
@@ -67,6 +68,7 @@ int Retake(int64_t now) {
     if (CasPStatus(p, PStatus::kSyscall, PStatus::kIdle)) {
       p->syscalltick.fetch_add(1, std::memory_order_relaxed);
       n++;
+      Count(stats.retakes);
       HandoffP(p);
     }
   }

@@ -240,6 +240,27 @@ absl::Status ChildTaken(pid_t pid) {
 
 }  // namespace
 
+absl::Status ReapIfExited(pid_t pid, Waitmsg* w, bool* reaped) {
+  *reaped = false;
+  int status = 0;
+  struct rusage ru;
+  pid_t r;
+  do {
+    r = wait4(pid, &status, WNOHANG | __WALL | __WNOTHREAD, &ru);
+  } while (r < 0 && errno == EINTR);
+  if (r == pid) {
+    FillWaitmsg(w, pid, status, ru);
+    *reaped = true;
+    return absl::OkStatus();
+  }
+  if (r < 0) {
+    if (errno == ECHILD) return ChildTaken(pid);
+    int err = errno;
+    return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("wait: ", ErrnoText(err)));
+  }
+  return absl::OkStatus();  // not exited yet
+}
+
 // Go's fix waits in Await (any child of the thread); gort's waiter waits
 // for its own pid only, so a child that other code forked on the same
 // thread (a VM's popen) is never taken. The wait is a poll on the child's
@@ -264,21 +285,9 @@ absl::Status AwaitChild(pid_t pid, int pidfd, Waitmsg* w, bool* stopped) {
                           absl::StrCat("wait: poll: ", ErrnoText(err)));
     }
     if (fds[0].revents != 0) {
-      int status = 0;
-      struct rusage ru;
-      pid_t r;
-      do {
-        r = wait4(pid, &status, WNOHANG | __WALL | __WNOTHREAD, &ru);
-      } while (r < 0 && errno == EINTR);
-      if (r == pid) {
-        FillWaitmsg(w, pid, status, ru);
-        return absl::OkStatus();
-      }
-      if (r < 0) {
-        if (errno == ECHILD) return ChildTaken(pid);
-        err = errno;
-        return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat("wait: ", ErrnoText(err)));
-      }
+      bool reaped = false;
+      absl::Status st = ReapIfExited(pid, w, &reaped);
+      if (!st.ok() || reaped) return st;
       // Readable but not yet reapable: poll again.
     }
     if (fds[0].revents == 0 && n > 0 && fds[1].revents != 0) {

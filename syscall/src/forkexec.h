@@ -39,6 +39,12 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
 // if the runtime began shutting down first (the child still runs).
 absl::Status AwaitChild(pid_t pid, int pidfd, gort::syscall::Waitmsg* w, bool* stopped);
 
+// Reaps `pid`, a child of the calling OS thread, if it has exited (wait4
+// with WNOHANG and __WNOTHREAD): *reaped says whether it was, and *w then
+// has its status. An error if it can no longer be reaped (someone else
+// reaped it: the host's SIGCHLD settings or code, said plainly).
+absl::Status ReapIfExited(pid_t pid, gort::syscall::Waitmsg* w, bool* reaped);
+
 // Hands a child that nobody will wait for any more (its waiter stopped at
 // shutdown) to the orphan reaper: a plain thread, outside the runtime, that
 // reaps it when it exits so that no zombie is left, and discards its status.

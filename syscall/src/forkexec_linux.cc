@@ -27,6 +27,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "forkexec.h"
+#include "gort/internal/runtime_support.h"
 #include "gort/runtime.h"
 #include "gort/syscall.h"
 
@@ -345,9 +346,15 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
   ssize_t n = 0;
   {
     // clone suspends this thread until the child execs, and the read below
-    // waits for the exec's verdict: let the P serve other fibers meanwhile.
-    // The fiber stays on this OS thread throughout.
-    runtime::EnterSyscall();
+    // waits for the exec's verdict: let the P serve other fibers meanwhile,
+    // at once if some are queued (sysmon would take it only after a tick;
+    // many spawners then fork one P at a time), else only if the wait
+    // drags on. The fiber stays on this OS thread throughout.
+    if (runtime::internal::OthersWaitForP()) {
+      runtime::EnterSyscallBlock();
+    } else {
+      runtime::EnterSyscall();
+    }
     pthread_sigmask(SIG_SETMASK, &all, &old);
     // The child gets this thread's mask, but with SIGPIPE deliverable: the
     // runtime's Ms block it for themselves (and a host thread may have).

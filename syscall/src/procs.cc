@@ -8,9 +8,12 @@
 // for as long as anyone can name it.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -81,6 +84,42 @@ struct ForkRet {
   absl::Status err;
 };
 
+// Enters a child just forked in the wait map, before anyone learns of it.
+void MapChild(const std::shared_ptr<Child::Rep>& rep) {
+  {
+    std::lock_guard<std::mutex> l(procs().mu);
+    // A reused pid's stale entry (its child was reaped, its status never
+    // claimed) is displaced: that status stays with its Child handles.
+    procs().waits[rep->pid] = rep;
+  }
+  runtime::internal::SchedulePoint();
+}
+
+// Run is returning and nobody waits for this child: leave it running and
+// let the orphan reaper collect it. Its entry goes; a holder of its Child
+// handle learns why (from *w, which the caller delivers).
+void Abandon(const std::shared_ptr<Child::Rep>& rep, WaitErr* w) {
+  int fd = fcntl(rep->pidfd, F_DUPFD_CLOEXEC, 3);
+  if (fd >= 0) {
+    internal::Orphan(rep->pid, fd);
+  } else {
+    // No descriptor to spare: the reaper can still wait by pid (the child
+    // is unreaped, so its pid cannot have been reused).
+    internal::Orphan(rep->pid, -1);
+  }
+  w->err = absl::FailedPreconditionError(
+      absl::StrCat("wait: the runtime stopped while process ", rep->pid,
+                   " was running; it was left running and is reaped in the background"));
+  Unmap(rep);
+}
+
+// The child's one status (or error), to whoever waits for it. Never parks
+// (waitc has room for it).
+void Deliver(const std::shared_ptr<Child::Rep>& rep, std::shared_ptr<WaitErr> w) {
+  rep->waitc.Send(std::move(w));
+  rep->waitc.Close();
+}
+
 // Locked waiters in flight: each holds an OS thread for its child's life.
 std::atomic<int> waiters{0};
 
@@ -128,13 +167,7 @@ void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> arg
   }
   rep->pid = *r;
   rep->started = absl::Now();
-  {
-    std::lock_guard<std::mutex> l(procs().mu);
-    // A reused pid's stale entry (its child was reaped, its status never
-    // claimed) is displaced: that status stays with its Child handles.
-    procs().waits[rep->pid] = rep;
-  }
-  runtime::internal::SchedulePoint();
+  MapChild(rep);
   // Only now report the child: a Wait issued right after StartProcess
   // returns always finds the entry.
   forkc.Send(ForkRet{rep, absl::OkStatus()});
@@ -143,26 +176,243 @@ void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> arg
   bool stopped = false;
   w->err = Detached(internal::AwaitChild(rep->pid, rep->pidfd, &w->msg, &stopped));
   if (stopped) {
-    // Run is returning and nobody waits for this child: leave it running
-    // and let the orphan reaper collect it. Its entry goes; a holder of its
-    // Child handle learns why.
-    int fd = fcntl(rep->pidfd, F_DUPFD_CLOEXEC, 3);
-    if (fd >= 0) {
-      internal::Orphan(rep->pid, fd);
-    } else {
-      // No descriptor to spare: the reaper can still wait by pid (the child
-      // is unreaped, so its pid cannot have been reused).
-      internal::Orphan(rep->pid, -1);
-    }
-    w->err = absl::FailedPreconditionError(
-        absl::StrCat("wait: the runtime stopped while process ", rep->pid,
-                     " was running; it was left running and is reaped in the background"));
-    Unmap(rep);
+    Abandon(rep, w.get());
   } else if (w->err.ok()) {
     w->msg.real = absl::Now() - rep->started;
   }
-  rep->waitc.Send(w);
-  rep->waitc.Close();
+  Deliver(rep, std::move(w));
+}
+
+// --- Reaper mode (Options::process_reapers = K > 0) ---------------------
+//
+// K reaper fibers, each locked to its own OS thread for the whole Run. A
+// StartChild queues a request on one of them (round robin) and parks on the
+// reply. The reaper sleeps in epoll_wait over its wake-up eventfd, the
+// runtime's shutdown descriptor and the pidfd of every child it forked;
+// woken, it forks the queued children on its thread (so the fork and every
+// later wait happen on one thread, as in the per-child mode) and reaps the
+// exited ones with wait4(pid, WNOHANG | __WNOTHREAD). The wait map, Wait,
+// Signal and the errors are the per-child mode's. At shutdown a reaper
+// refuses new requests, hands its running children to the orphan reaper
+// and ends.
+
+struct ForkRequest {
+  std::string argv0;
+  std::vector<std::string> argv;
+  ProcAttr attr;
+  Chan<ForkRet> reply{1};
+};
+
+struct Reaper {
+  std::mutex mu;
+  std::vector<std::shared_ptr<ForkRequest>> queue;  // guarded by mu
+  bool stopped = false;  // guarded by mu: the reaper has ended; no more requests
+  // eventfd (owned): a request was queued. Written and closed under mu, so
+  // that no requester writes to the number after the reaper closed it.
+  int wake = -1;
+  ~Reaper() {
+    if (wake >= 0) close(wake);
+  }
+};
+
+// The current Run's reapers, made at its first StartChild.
+struct Reapers {
+  std::mutex mu;
+  uint64_t generation = 0;  // the Run they serve
+  std::vector<std::shared_ptr<Reaper>> all;
+  uint64_t next = 0;  // round robin
+};
+Reapers& reapers() {
+  static auto* r = new Reapers;
+  return *r;
+}
+
+// Keys of the reaper's epoll events: the wake-up and shutdown descriptors,
+// else kChildKey + the child's pid.
+constexpr uint64_t kWakeKey = 0, kShutdownKey = 1, kChildKey = 2;
+
+absl::Status ReaperStopped(const std::string& argv0) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("fork/exec ", argv0, ": the runtime is shutting down"));
+}
+
+// Forks one requested child on this (the reaper's) thread and adds it to
+// the reaper's set.
+void ReaperFork(int ep, ForkRequest& req,
+                absl::flat_hash_map<pid_t, std::shared_ptr<Child::Rep>>& kids) {
+  auto rep = std::make_shared<Child::Rep>();
+  absl::StatusOr<pid_t> r = internal::ForkExecChild(req.argv0, req.argv, req.attr, &rep->pidfd);
+  if (!r.ok()) {
+    req.reply.Send(ForkRet{nullptr, Detached(r.status())});
+    return;
+  }
+  rep->pid = *r;
+  rep->started = absl::Now();
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kChildKey + static_cast<uint64_t>(rep->pid);
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, rep->pidfd, &ev) < 0) {
+    // Cannot watch it (ENOMEM, or the epoll limit of the user): the child
+    // runs already, so it is waited for the per-child way, by a fiber of
+    // its own on this thread... which is ours, and busy. Kill it and reap it
+    // now rather than leave an unwatched child.
+    const int err = errno;
+    (void)SignalPidfd(rep->pidfd, SIGKILL);
+    Waitmsg ignored;
+    bool stopped = false;
+    (void)internal::AwaitChild(rep->pid, rep->pidfd, &ignored, &stopped);
+    req.reply.Send(
+        ForkRet{nullptr, absl::Status(absl::ErrnoToStatusCode(err),
+                                      absl::StrCat("fork/exec ", req.argv0,
+                                                   ": epoll_ctl: ", internal::ErrnoText(err)))});
+    return;
+  }
+  kids[rep->pid] = rep;
+  MapChild(rep);
+  req.reply.Send(ForkRet{rep, absl::OkStatus()});
+}
+
+// A child's pidfd became readable: reap it if it has exited.
+void ReaperReap(int ep, pid_t pid, absl::flat_hash_map<pid_t, std::shared_ptr<Child::Rep>>& kids) {
+  auto it = kids.find(pid);
+  if (it == kids.end()) return;
+  std::shared_ptr<Child::Rep> rep = it->second;
+  auto w = std::make_shared<WaitErr>();
+  bool reaped = false;
+  w->err = Detached(internal::ReapIfExited(pid, &w->msg, &reaped));
+  if (w->err.ok() && !reaped) return;  // readable, not yet reapable
+  if (w->err.ok()) w->msg.real = absl::Now() - rep->started;
+  epoll_ctl(ep, EPOLL_CTL_DEL, rep->pidfd, nullptr);
+  kids.erase(it);
+  Deliver(rep, std::move(w));
+}
+
+void ReaperMain(const std::shared_ptr<Reaper>& r) {
+  runtime::LockOSThread();
+  absl::flat_hash_map<pid_t, std::shared_ptr<Child::Rep>> kids;
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  bool stop = ep < 0;
+  if (!stop) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kWakeKey;
+    stop = epoll_ctl(ep, EPOLL_CTL_ADD, r->wake, &ev) < 0;
+    ev.data.u64 = kShutdownKey;
+    const int sfd = runtime::internal::ShutdownEventFd();
+    if (!stop && sfd >= 0) stop = epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) < 0;
+  }
+  std::vector<std::shared_ptr<ForkRequest>> batch;
+  while (!stop) {
+    epoll_event evs[64];
+    int n;
+    {
+      runtime::BlockingSyscall bs;
+      do {
+        n = epoll_wait(ep, evs, 64, -1);
+      } while (n < 0 && errno == EINTR);
+    }
+    if (n < 0) break;  // cannot happen with a valid epoll descriptor
+    for (int i = 0; i < n; i++) {
+      const uint64_t key = evs[i].data.u64;
+      if (key == kShutdownKey) {
+        stop = true;
+      } else if (key == kWakeKey) {
+        uint64_t v;
+        (void)!read(r->wake, &v, sizeof(v));
+        {
+          std::lock_guard<std::mutex> l(r->mu);
+          batch.swap(r->queue);
+        }
+        for (auto& req : batch) {
+          if (runtime::internal::ShuttingDown()) {
+            req->reply.Send(ForkRet{nullptr, ReaperStopped(req->argv0)});
+          } else {
+            ReaperFork(ep, *req, kids);
+          }
+        }
+        batch.clear();
+      } else {
+        ReaperReap(ep, static_cast<pid_t>(key - kChildKey), kids);
+      }
+    }
+  }
+  // Shutdown (or no epoll): no more requests; the running children go to
+  // the orphan reaper.
+  {
+    std::lock_guard<std::mutex> l(r->mu);
+    r->stopped = true;
+    batch.swap(r->queue);
+    close(r->wake);  // nothing is left open behind the Run
+    r->wake = -1;
+  }
+  {
+    Reapers& rs = reapers();
+    std::lock_guard<std::mutex> l(rs.mu);
+    rs.all.erase(std::remove(rs.all.begin(), rs.all.end(), r), rs.all.end());
+  }
+  for (auto& req : batch) req->reply.Send(ForkRet{nullptr, ReaperStopped(req->argv0)});
+  for (auto& [pid, rep] : kids) {
+    auto w = std::make_shared<WaitErr>();
+    Abandon(rep, w.get());
+    Deliver(rep, std::move(w));
+  }
+  if (ep >= 0) close(ep);
+  runtime::UnlockOSThread();
+}
+
+// One of the current Run's reapers, starting them at the Run's first call.
+// Null if they cannot be started (*err: eventfd's errno) or have all ended
+// (shutdown; *err 0).
+std::shared_ptr<Reaper> PickReaper(int k, int* err) {
+  *err = 0;
+  Reapers& rs = reapers();
+  const uint64_t gen = runtime::internal::RunGeneration();
+  std::lock_guard<std::mutex> l(rs.mu);
+  // Started at the Run's first child, or again if none could be started
+  // then (out of descriptors); not once they have ended at shutdown.
+  if (rs.generation != gen || (rs.all.empty() && !runtime::internal::ShuttingDown())) {
+    rs.all.clear();  // the last Run's, ended
+    rs.generation = gen;
+    for (int i = 0; i < k; i++) {
+      auto r = std::make_shared<Reaper>();
+      r->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      if (r->wake < 0) {
+        *err = errno;
+        break;
+      }
+      runtime::Go([r] { ReaperMain(r); });
+      rs.all.push_back(std::move(r));
+    }
+  }
+  if (rs.all.empty()) return nullptr;  // could not start them, or all ended (shutdown)
+  return rs.all[rs.next++ % rs.all.size()];
+}
+
+// The started child's Rep (StartChild makes the handle).
+absl::StatusOr<std::shared_ptr<Child::Rep>> StartViaReaper(int k, const std::string& argv0,
+                                                           const std::vector<std::string>& argv,
+                                                           const ProcAttr& attr) {
+  int err;
+  std::shared_ptr<Reaper> r = PickReaper(k, &err);
+  if (r == nullptr) {
+    if (err == 0) return ReaperStopped(argv0);
+    return absl::Status(absl::ErrnoToStatusCode(err),
+                        absl::StrCat("fork/exec ", argv0, ": ", internal::ErrnoText(err)));
+  }
+  auto req = std::make_shared<ForkRequest>();
+  req->argv0 = argv0;
+  req->argv = argv;
+  req->attr = attr;
+  {
+    std::lock_guard<std::mutex> l(r->mu);
+    if (r->stopped) return ReaperStopped(argv0);
+    r->queue.push_back(req);
+    uint64_t one = 1;
+    (void)!write(r->wake, &one, sizeof(one));
+  }
+  std::optional<ForkRet> ret = req->reply.Recv();
+  if (!ret->err.ok()) return Detached(ret->err);
+  return std::move(ret->rep);
 }
 
 }  // namespace
@@ -190,6 +440,11 @@ absl::Status Child::Signal(int sig) const {
 
 absl::StatusOr<Child> StartChild(const std::string& argv0, const std::vector<std::string>& argv,
                                  const ProcAttr& attr) {
+  if (int k = runtime::internal::ProcessReapers(); k > 0) {
+    absl::StatusOr<std::shared_ptr<Child::Rep>> rep = StartViaReaper(k, argv0, argv, attr);
+    if (!rep.ok()) return rep.status();
+    return Child(*std::move(rep));
+  }
   // Each running child needs its waiter's thread. Refuse, rather than abort
   // at the thread limit.
   if (!ReserveWaiter()) {

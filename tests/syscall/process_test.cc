@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "forkexec.h"  // syscall's private header: the fork-time records
 #include "gort/chan.h"
+#include "gort/internal/runtime_support.h"
 #include "gort/sync.h"
 #include "gort/syscall.h"
 #include "process_testing.h"
@@ -435,6 +436,7 @@ TEST(ProcessApi, ThousandChildrenAtOnce) {
 }
 
 TEST(ProcessApi, ThreadLimitIsResourceExhausted) {
+  if (testing::ReapersFromEnv()) GTEST_SKIP() << "per-child waiters only";
   runtime::Run(
       [] {
         int in[2];
@@ -456,6 +458,28 @@ TEST(ProcessApi, ThreadLimitIsResourceExhausted) {
         for (pid_t p : pids) EXPECT_TRUE(syscall::WaitProcess(p, nullptr).ok());
       },
       runtime::Options{.procs = 2, .max_threads = 16});
+}
+
+// With reapers no child holds a thread: fifty run at once under the same
+// thread limit, on procs + K + the runtime's two threads.
+TEST(ProcessApi, ReapersRunPastTheThreadLimit) {
+  runtime::Run(
+      [] {
+        int in[2];
+        ASSERT_EQ(pipe2(in, O_CLOEXEC), 0);
+        std::vector<pid_t> pids;
+        for (int i = 0; i < 50; i++) {
+          auto pid =
+              syscall::StartProcess(kChild, {kChild, "stdin"}, ProcAttr{.files = {in[0], 1, 2}});
+          ASSERT_TRUE(pid.ok()) << pid.status();
+          pids.push_back(*pid);
+        }
+        EXPECT_LE(runtime::internal::ThreadsInUse(), 16);
+        close(in[1]);
+        close(in[0]);
+        for (pid_t p : pids) EXPECT_TRUE(syscall::WaitProcess(p, nullptr).ok());
+      },
+      runtime::Options{.procs = 2, .max_threads = 16, .process_reapers = 2});
 }
 
 TEST(ProcessApi, StatusDescriptions) {

@@ -49,7 +49,15 @@ struct Options {
   std::size_t stack_size = 0;  // bytes per fiber stack; 0: the default (256 KiB, >= 64 KiB)
   int max_threads =
       kDefaultMaxThreads;  // threads; going past it aborts with a clear message, as Go does
+  // How children are forked and waited for (gort/syscall.h). 0: Go's
+  // algorithm, one locked waiter fiber (and so one OS thread) per running
+  // child, unless $GORT_PROCESS_REAPERS names K. K > 0 (at most
+  // kMaxProcessReapers): K long-lived reaper fibers, each locked to its own
+  // OS thread, fork every child on their thread and wait there for all of
+  // them: O(K) threads however many children run.
+  int process_reapers = 0;
 };
+inline constexpr int kMaxProcessReapers = 256;
 
 // Starts the scheduler, runs `main_fiber` as a fiber and returns 0 once it has
 // returned and the runtime has shut down: every thread joined, every stack

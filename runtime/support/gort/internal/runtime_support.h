@@ -13,6 +13,18 @@ namespace gort::runtime::internal {
 int ThreadsInUse();
 int ThreadLimit();
 
+// Options::process_reapers (or $GORT_PROCESS_REAPERS) as the current Run
+// resolved it: 0 for a waiter per child.
+int ProcessReapers();
+// Which Run this is: bumped by every Run, so that per-Run state kept by the
+// layers above (the reaper fibers) can tell a new Run from the old one.
+uint64_t RunGeneration();
+
+// Whether fibers are queued for the calling fiber's P (or globally): a
+// system call known to take a while (a fork) should then hand the P off at
+// once (EnterSyscallBlock) rather than leave them to sysmon's retake.
+bool OthersWaitForP();
+
 // An eventfd that becomes readable once shutdown has begun (the main fiber
 // returned) and stays readable until Run returns; -1 outside Run. A system
 // call that may wait indefinitely polls it beside its own descriptor, so
@@ -25,6 +37,13 @@ bool ShuttingDown();
 // SIGPIPE for good: a write there needs no mask change to turn a broken
 // pipe into EPIPE (it takes the pending signal off after EPIPE).
 bool SigpipeBlockedHere();
+
+// Event counters since the process started (runtime/src/stats.h), for
+// benchmarks that report what an operation costs the scheduler.
+struct RuntimeStats {
+  uint64_t futex_wakes, futex_sleeps, threads_created, m_wakeups, handoffs, retakes;
+};
+RuntimeStats ReadRuntimeStats();
 
 // Randomized schedules (GORT_RANDOM_SCHEDULE builds): a point where the
 // calling thread may yield or stall at random, for the layers above the
