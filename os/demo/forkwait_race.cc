@@ -5,11 +5,15 @@
 // OS threads (short sleeps and yields), then wait for it. With the legacy
 // algorithm a fiber that forked on thread A and waits on thread B gets
 // "no child processes", or reaps another fiber's child, whose status is then
-// lost. With the fix every wait gets its own child's status.
+// lost. With the fix every wait gets its own child's status, with either of
+// its two ways of waiting: a locked waiter thread per child (Go's, "fixed")
+// or K reaper threads for all children ("reaper", Options::process_reapers).
 //
-//   forkwait_race [-n N] [-procs P] [-mode legacy|fixed|both] [--json]
+//   forkwait_race [-n N] [-procs P] [-reapers K]
+//                 [-mode legacy|fixed|reaper|both|all] [--json]
 //
-// Exits 0 only if the fixed run (when it ran) had no error.
+// "all" (the default) runs the three in turn; "both" is legacy and fixed. Exits 0
+// only if every fixed or reaper run had no error.
 #include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,9 +63,11 @@ std::string SelfExe() {
   return buf;
 }
 
-Result RunMode(bool legacy, int n, int procs, bool progress) {
+// mode: "legacy", "fixed" or "reaper".
+Result RunMode(const std::string& mode, int n, int procs, int reapers, bool progress) {
   Result r;
-  r.mode = legacy ? "legacy" : "fixed";
+  r.mode = mode;
+  const bool legacy = mode == "legacy";
   const std::string self = SelfExe();
   std::mutex mu;
   std::vector<pid_t> started;  // to reap what the legacy run leaves behind
@@ -129,7 +135,7 @@ Result RunMode(bool legacy, int n, int procs, bool progress) {
         stop = true;
         sampler_done.Wait();
       },
-      runtime::Options{.procs = procs});
+      runtime::Options{.procs = procs, .process_reapers = mode == "reaper" ? reapers : 0});
   r.wall = absl::Now() - start;
   // The legacy run leaves the children of waits that went to the wrong
   // thread as zombies: collect them (a thread-agnostic wait can).
@@ -149,7 +155,8 @@ Result RunMode(bool legacy, int n, int procs, bool progress) {
 
 void Usage() {
   std::fprintf(stderr,
-               "usage: forkwait_race [-n N] [-procs P] [-mode legacy|fixed|both] [--json]\n");
+               "usage: forkwait_race [-n N] [-procs P] [-reapers K]\n"
+               "                     [-mode legacy|fixed|reaper|both|all] [--json]\n");
 }
 
 }  // namespace
@@ -159,7 +166,8 @@ int main(int argc, char** argv) {
 
   int n = 1000;
   int procs = 0;
-  std::string mode = "both";
+  std::string mode = "all";
+  int reapers = 2;
   bool json = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -175,6 +183,8 @@ int main(int argc, char** argv) {
       n = std::atoi(value("-n").c_str());
     } else if (a == "-procs" || a == "--procs") {
       procs = std::atoi(value("-procs").c_str());
+    } else if (a == "-reapers" || a == "--reapers") {
+      reapers = std::atoi(value("-reapers").c_str());
     } else if (a == "-mode" || a == "--mode") {
       mode = value("-mode");
     } else if (a == "--json" || a == "-json") {
@@ -184,7 +194,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (n < 1 || procs < 0 || (mode != "legacy" && mode != "fixed" && mode != "both")) {
+  if (n < 1 || procs < 0 || reapers < 1 || reapers > gort::runtime::kMaxProcessReapers ||
+      (mode != "legacy" && mode != "fixed" && mode != "reaper" && mode != "both" &&
+       mode != "all")) {
     Usage();
     return 2;
   }
@@ -197,8 +209,14 @@ int main(int argc, char** argv) {
   }
   std::vector<Result> results;
   bool progress = !json;
-  if (mode != "fixed") results.push_back(RunMode(true, n, procs, progress));
-  if (mode != "legacy") results.push_back(RunMode(false, n, procs, progress));
+  const bool all = mode == "all";
+  if (mode == "legacy" || mode == "both" || all) {
+    results.push_back(RunMode("legacy", n, procs, reapers, progress));
+  }
+  if (mode == "fixed" || mode == "both" || all) {
+    results.push_back(RunMode("fixed", n, procs, reapers, progress));
+  }
+  if (mode == "reaper" || all) results.push_back(RunMode("reaper", n, procs, reapers, progress));
 
   if (json) {
     std::printf("{\"n\": %d, \"procs\": %d, \"runs\": [", n, shown_procs);
@@ -233,12 +251,18 @@ int main(int argc, char** argv) {
         std::printf("legacy: the race did not show in this run (try a larger -n or -procs).\n");
       }
     }
-    if (r.mode == "fixed") {
+    if (r.mode == "fixed" || r.mode == "reaper") {
       bool ok = r.errors == 0 && r.echild == 0 && r.correct == r.spawned && r.spawned == n;
       if (!json) {
-        std::printf(ok ? "fixed:  all %d children were waited for with their own status.\n"
-                       : "fixed:  FAILED: %d of %d waits did not get their own child's status.\n",
-                    ok ? n : n - r.correct, n);
+        const char* who = r.mode == "fixed" ? "fixed: " : "reaper:";
+        if (ok) {
+          std::printf("%s all %d children were waited for with their own status (%s).\n", who, n,
+                      r.mode == "fixed" ? "a waiter thread per running child"
+                                        : absl::StrFormat("%d reaper threads", reapers).c_str());
+        } else {
+          std::printf("%s FAILED: %d of %d waits did not get their own child's status.\n", who,
+                      n - r.correct, n);
+        }
       }
       if (!ok) rc = 1;
     }
