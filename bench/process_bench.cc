@@ -4,6 +4,9 @@
 // concurrent spawners, and with a 1 GiB-RSS parent. After the table it
 // prints the ratios against raw clone(CLONE_VM|CLONE_VFORK).
 //   BM_StartProcessWait/child/spawners   child 0: static no-op, 1: /bin/true
+//   BM_StartProcessWaitReapers/...       the same with process_reapers = 2
+//   (gort's rows also report, per child, the context switches, futex wakes
+//   and sleeps, OS threads created, M wake-ups, P hand-offs and retakes)
 //   BM_RawCloneVfork/child/threads       clone(VM|VFORK) + execve + waitpid
 //   BM_RawPosixSpawn/child/threads       posix_spawn + waitpid
 //   BM_RawForkExec/child/threads         fork + execve + waitpid
@@ -70,7 +73,7 @@ class PerChild {
   long csw_before_;
 };
 
-void StartWaitLoop(benchmark::State& state, const char* path, int spawners) {
+void StartWaitLoop(benchmark::State& state, const char* path, int spawners, int reapers = 0) {
   std::atomic<int64_t> left{static_cast<int64_t>(state.max_iterations)};
   std::atomic<int> errors{0};
   PerChild per_child;
@@ -95,7 +98,7 @@ void StartWaitLoop(benchmark::State& state, const char* path, int spawners) {
           wg.Wait();
         }
       },
-      gort::runtime::Options{.procs = 2});
+      gort::runtime::Options{.procs = 2, .process_reapers = reapers});
   if (errors.load() != 0) state.SkipWithError("a start or wait failed");
   per_child.Report(state);
   state.counters["children_per_s"] =
@@ -106,6 +109,17 @@ void BM_StartProcessWait(benchmark::State& state) {
   StartWaitLoop(state, ChildPath(state.range(0)), static_cast<int>(state.range(1)));
 }
 BENCHMARK(BM_StartProcessWait)
+    ->Args({0, 1})
+    ->Args({0, 16})
+    ->Args({1, 1})
+    ->Args({1, 16})
+    ->UseRealTime();
+
+// The same in reaper mode, with as many reapers as Ps (2).
+void BM_StartProcessWaitReapers(benchmark::State& state) {
+  StartWaitLoop(state, ChildPath(state.range(0)), static_cast<int>(state.range(1)), 2);
+}
+BENCHMARK(BM_StartProcessWaitReapers)
     ->Args({0, 1})
     ->Args({0, 16})
     ->Args({1, 1})
@@ -258,6 +272,10 @@ int main(int argc, char** argv) {
       {"BM_StartProcessWait/0/16/real_time", "BM_RawCloneVfork/0/16/real_time"},
       {"BM_StartProcessWait/1/1/real_time", "BM_RawCloneVfork/1/1/real_time"},
       {"BM_StartProcessWait/1/16/real_time", "BM_RawCloneVfork/1/16/real_time"},
+      {"BM_StartProcessWaitReapers/0/1/real_time", "BM_RawCloneVfork/0/1/real_time"},
+      {"BM_StartProcessWaitReapers/0/16/real_time", "BM_RawCloneVfork/0/16/real_time"},
+      {"BM_StartProcessWaitReapers/1/1/real_time", "BM_RawCloneVfork/1/1/real_time"},
+      {"BM_StartProcessWaitReapers/1/16/real_time", "BM_RawCloneVfork/1/16/real_time"},
       {"BM_RawPosixSpawn/0/1/real_time", "BM_RawCloneVfork/0/1/real_time"},
       {"BM_RawForkExec/0/1/real_time", "BM_RawCloneVfork/0/1/real_time"},
       {"BM_StartProcessWait_1GiB/0/1/iterations:300/real_time",

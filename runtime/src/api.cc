@@ -132,6 +132,20 @@ namespace internal {
 int ThreadsInUse() { return sched.nthreads.load(std::memory_order_relaxed); }
 int ThreadLimit() { return sched.max_threads; }
 
+NoWakeP::NoWakeP() {
+  M* m = GetM();
+  if (m == nullptr || CurrentG(m) == nullptr) m = nullptr;
+  if (m != nullptr) m->nowakep++;
+  m_ = m;
+}
+
+NoWakeP::~NoWakeP() {
+  auto* m = static_cast<M*>(m_);
+  if (m == nullptr) return;
+  if (GetM() != m) Throw("NoWakeP: the fiber parked inside the scope");
+  m->nowakep--;
+}
+
 int ProcessReapers() { return sched.process_reapers; }
 
 uint64_t RunGeneration() {

@@ -117,6 +117,7 @@ struct M {
   bool exited = false;               // the thread has left MMain (guarded by sched.lock)
   bool releasing = false;            // released its P, not yet idle (guarded by sched.lock)
   bool is_m0 = false;                // the Run thread while it unwinds fibers at shutdown
+  int nowakep = 0;                   // NoWakeP scopes open on this M (runtime_support.h)
   std::atomic<bool> created{false};  // its OS thread exists (pthread_create returned)
   Note park;
   // Set while the M sleeps in the poller instead of on `park` (the poll

@@ -609,7 +609,12 @@ namespace {
 void QueueRunnable(G* g) {
   M* m = GetM();
   if (P* p = CurrentP(m)) {
+    const bool alone = m->nowakep > 0 && RunqEmpty(p);
     RunqPut(p, g, true);
+    // The caller is about to give up this P (it parks, exits or hands the
+    // P off) and g is all the P has: g runs next here, and waking an idle P
+    // for it would only spin a thread up for nothing (NoWakeP).
+    if (alone) return;
   } else {
     if (m == nullptr) RegisterForeignThread();
     LockGuard l(sched.lock);

@@ -169,8 +169,12 @@ void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> arg
   rep->started = absl::Now();
   MapChild(rep);
   // Only now report the child: a Wait issued right after StartProcess
-  // returns always finds the entry.
-  forkc.Send(ForkRet{rep, absl::OkStatus()});
+  // returns always finds the entry. The starter runs on the M our P is
+  // handed to when AwaitChild blocks: no other P need wake for it.
+  {
+    runtime::internal::NoWakeP handed_off_next;
+    forkc.Send(ForkRet{rep, absl::OkStatus()});
+  }
 
   auto w = std::make_shared<WaitErr>();
   bool stopped = false;
@@ -180,6 +184,8 @@ void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> arg
   } else if (w->err.ok()) {
     w->msg.real = absl::Now() - rep->started;
   }
+  // The waiting fiber runs next on this P, as this one ends.
+  runtime::internal::NoWakeP ends_next;
   Deliver(rep, std::move(w));
 }
 
@@ -312,6 +318,9 @@ void ReaperMain(const std::shared_ptr<Reaper>& r) {
       } while (n < 0 && errno == EINTR);
     }
     if (n < 0) break;  // cannot happen with a valid epoll descriptor
+    // The fibers answered here run on the M our P is handed to when we go
+    // back to epoll_wait (the first of them; the others wake Ps as usual).
+    runtime::internal::NoWakeP handed_off_next;
     for (int i = 0; i < n; i++) {
       const uint64_t key = evs[i].data.u64;
       if (key == kShutdownKey) {
@@ -454,6 +463,8 @@ absl::StatusOr<Child> StartChild(const std::string& argv0, const std::vector<std
   }
   Chan<ForkRet> forkc(1);
   try {
+    // We park on forkc at once: the waiter runs next on this P.
+    runtime::internal::NoWakeP parks_next;
     runtime::Go([forkc, argv0, argv, attr] { Waiter(forkc, argv0, argv, attr); });
   } catch (...) {
     waiters.fetch_sub(1, std::memory_order_relaxed);

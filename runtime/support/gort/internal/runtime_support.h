@@ -13,6 +13,23 @@ namespace gort::runtime::internal {
 int ThreadsInUse();
 int ThreadLimit();
 
+// While one is alive, a fiber that the calling fiber readies or starts on
+// its own P (which holds nothing else) wakes no idle P: the caller promises
+// to give the P up right after (park, exit, or enter a blocking system
+// call), so the readied fiber runs next on this P or on the M the P is
+// handed to, and a woken P would only spin. Nothing in the scope may park.
+// Outside a fiber it does nothing.
+class NoWakeP {
+ public:
+  NoWakeP();
+  ~NoWakeP();
+  NoWakeP(const NoWakeP&) = delete;
+  NoWakeP& operator=(const NoWakeP&) = delete;
+
+ private:
+  void* m_;
+};
+
 // Options::process_reapers (or $GORT_PROCESS_REAPERS) as the current Run
 // resolved it: 0 for a waiter per child.
 int ProcessReapers();
