@@ -80,6 +80,7 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args()
+    args.build = os.path.abspath(args.build)
     gort_vals = {p[0]: [] for p in PAIRS}
     go_vals = {p[0]: [] for p in PAIRS}
     binaries = sorted({p[1] for p in PAIRS})
@@ -90,7 +91,10 @@ def main():
             results.update(run_gort(args.build, b, [p[2] for p in PAIRS if p[1] == b]))
         for p in PAIRS:
             if p[2] in results and p[3] in results[p[2]]:
-                gort_vals[p[0]].append(results[p[2]][p[3]])
+                v = results[p[2]][p[3]]
+                if p[3].startswith("ns_"):  # an inverted rate: seconds per iteration
+                    v *= 1e9
+                gort_vals[p[0]].append(v)
         print(f"repetition {rep + 1}/{args.reps}: go ...", file=sys.stderr, flush=True)
         go = run_go(args.build, [p[4] for p in PAIRS])
         for p in PAIRS:
