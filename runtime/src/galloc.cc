@@ -73,6 +73,7 @@ void GFree(P* p, G* g) {
   g->lock_ext = 0;
   g->is_main = false;
   g->eh = EhState{};
+  g->goexiting = false;
   if (p == nullptr) {
     LockGuard l(sched.gflock);
     g->schedlink = sched.gfree;

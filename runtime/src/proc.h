@@ -92,6 +92,8 @@ struct G {
   // Set with `unwinding`: the G had been readied (its wait completed by a
   // waker, who is done with the wait's object) rather than still waiting.
   bool readied_before_unwind = false;
+  // Goexit is unwinding the G (runtime::Unwinding). The G only.
+  bool goexiting = false;
   EhState eh;
   void* asan_fake = nullptr;
   void* tsan_fiber = nullptr;
@@ -208,6 +210,11 @@ struct Sched {
   std::atomic<bool> running{false};
   // Set (seq_cst) when the main fiber returned; cleared by the next Run.
   std::atomic<bool> shutdown{false};
+  // The runtime was booted by Start, not Run: the host's threads drive it
+  // and may start fibers at any time, so parked fibers are never a
+  // deadlock (Go: checkdead returns at once in c-archive and c-shared
+  // builds). Set before Start starts any thread, cleared as Stop ends.
+  std::atomic<bool> embedded{false};
   // Plain threads inside Go right now (between their shutdown check and
   // queueing the G): Shutdown waits until none is left before unwinding.
   std::atomic<int> foreign_entering{0};
