@@ -74,6 +74,7 @@ void GFree(P* p, G* g) {
   g->is_main = false;
   g->eh = EhState{};
   g->goexiting = false;
+  g->last_error.clear();
   if (p == nullptr) {
     LockGuard l(sched.gflock);
     g->schedlink = sched.gfree;

@@ -30,6 +30,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -94,6 +95,10 @@ struct G {
   bool readied_before_unwind = false;
   // Goexit is unwinding the G (runtime::Unwinding). The G only.
   bool goexiting = false;
+  // The message of the last failed call of the C API (<gort/c.h>) made by
+  // this G: gort_last_error is per fiber, whatever thread it resumes on.
+  // The G only; cleared when the G is freed.
+  std::string last_error;
   EhState eh;
   void* asan_fake = nullptr;
   void* tsan_fiber = nullptr;

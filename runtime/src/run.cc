@@ -28,6 +28,7 @@
 #include "execute.h"
 #include "fatal.h"
 #include "galloc.h"
+#include "gort/internal/runtime_support.h"
 #include "gort/runtime.h"
 #include "mthread.h"
 #include "netpoll.h"
@@ -289,19 +290,32 @@ absl::Status ClaimStop() {
 
 }  // namespace
 
-int Run(std::function<void()> main_fiber, Options options) {
-  if (absl::Status st = Boot(options, "Run", false); !st.ok())
-    throw Panic(std::string(st.message()));
+namespace internal {
+absl::Status RunStatus(std::function<void()> main_fiber, Options options) {
+  if (absl::Status st = Boot(options, "Run", false); !st.ok()) return st;
   try {
     StartMainFiber(&main_fiber);
-  } catch (...) {  // no stack for the main fiber: stop what was started
+  } catch (const std::exception& e) {  // no stack for the main fiber: stop what was started
     Shutdown();
     EndRun();
-    throw;
+    return absl::ResourceExhaustedError(e.what());
   }
   sched.main_done.Sleep();
   Shutdown();
   EndRun();
+  return absl::OkStatus();
+}
+
+std::string* FiberLastError() {
+  M* m = GetM();
+  G* g = m != nullptr ? m->curg : nullptr;
+  return g != nullptr ? &g->last_error : nullptr;
+}
+}  // namespace internal
+
+int Run(std::function<void()> main_fiber, Options options) {
+  absl::Status st = internal::RunStatus(std::move(main_fiber), options);
+  if (!st.ok()) throw Panic(std::string(st.message()));
   return 0;
 }
 
