@@ -187,6 +187,26 @@ void Release(T* h) {
   if (h != nullptr && h->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete h;
 }
 
+// A reference held for the length of one call: the caller's own may be
+// dropped by another thread as soon as the operation has taken effect (a
+// receiver that releases the channel once it has the value, while the
+// sender's call is still on its way out), as Go's garbage collector would
+// allow.
+template <class T>
+class Hold {
+ public:
+  explicit Hold(T* h) : h_(h) {
+    if (h_ != nullptr) Retain(h_);
+  }
+  ~Hold() { Release(h_); }
+  Hold(Hold&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  Hold(const Hold&) = delete;
+  Hold& operator=(const Hold&) = delete;
+
+ private:
+  T* h_;
+};
+
 }  // namespace
 
 // What a gort_chan carries: the caller's pointer and, for a sender that
@@ -379,6 +399,7 @@ void gort_chan_release(gort_chan* c) { Release(c); }
 int gort_chan_send(gort_chan* c, void* v) {
   return Guarded(EPIPE, [&] {
     NotNull(c, "gort_chan_send");
+    Hold<gort_chan> hold(c);
     bool sent = c->ch.TrySend(Item{v, nullptr});
     UpdateNotify(c);
     if (sent) return 0;
@@ -397,6 +418,7 @@ int gort_chan_send(gort_chan* c, void* v) {
 int gort_chan_recv(gort_chan* c, void** v) {
   return Guarded(EINVAL, [&] {
     NotNull(c, "gort_chan_recv");
+    Hold<gort_chan> hold(c);
     std::optional<Item> got = c->ch.Recv();
     void* value = Took(c, got);
     if (v != nullptr) *v = value;
@@ -407,6 +429,7 @@ int gort_chan_recv(gort_chan* c, void** v) {
 int gort_chan_try_send(gort_chan* c, void* v) {
   return Guarded(EPIPE, [&] {
     NotNull(c, "gort_chan_try_send");
+    Hold<gort_chan> hold(c);
     bool sent = c->ch.TrySend(Item{v, nullptr});
     UpdateNotify(c);
     return sent ? 0 : -EAGAIN;
@@ -416,6 +439,7 @@ int gort_chan_try_send(gort_chan* c, void* v) {
 int gort_chan_try_recv(gort_chan* c, void** v) {
   return Guarded(EINVAL, [&] {
     NotNull(c, "gort_chan_try_recv");
+    Hold<gort_chan> hold(c);
     std::optional<Item> got;
     gort::RecvStatus s = c->ch.TryRecvStatus(&got);
     void* value = Took(c, got);
@@ -441,6 +465,7 @@ int gort_chan_try_recv(gort_chan* c, void** v) {
 int gort_chan_close(gort_chan* c) {
   return Guarded(EPIPE, [&] {
     NotNull(c, "gort_chan_close");
+    Hold<gort_chan> hold(c);
     c->ch.Close();
     c->closed.store(true, std::memory_order_seq_cst);
     UpdateNotify(c);
@@ -455,6 +480,7 @@ size_t gort_chan_cap(gort_chan* c) { return c != nullptr ? c->ch.Cap() : 0; }
 int gort_chan_notify_fd(gort_chan* c) {
   return Guarded(EINVAL, [&] {
     NotNull(c, "gort_chan_notify_fd");
+    Hold<gort_chan> hold(c);
     std::lock_guard<std::mutex> l(c->notify_mu);
     int fd = c->notify_fd.load(std::memory_order_relaxed);
     if (fd >= 0) return fd;
@@ -500,6 +526,9 @@ int gort_select(gort_case* cases, size_t n, int nonblocking) {
   return Guarded(EPIPE, [&] {
     if (cases == nullptr && n != 0) return Fail(EINVAL, "gort_select: NULL cases");
     if (n > static_cast<size_t>(INT32_MAX)) return Fail(EINVAL, "gort_select: too many cases");
+    std::vector<Hold<gort_chan>> holds;
+    holds.reserve(n);
+    for (size_t k = 0; k < n; k++) holds.emplace_back(cases[k].chan);
     std::vector<std::optional<Item>> got(n);
     std::vector<std::shared_ptr<std::atomic<bool>>> claims(n);
     std::size_t i = n;
@@ -571,6 +600,7 @@ void gort_mutex_release(gort_mutex* m) { Release(m); }
 int gort_mutex_lock(gort_mutex* m) {
   return Guarded(EINVAL, [&] {
     NotNull(m, "gort_mutex_lock");
+    Hold<gort_mutex> hold(m);
     m->mu.Lock();
     return 0;
   });
@@ -579,6 +609,7 @@ int gort_mutex_lock(gort_mutex* m) {
 int gort_mutex_trylock(gort_mutex* m) {
   return Guarded(EINVAL, [&] {
     NotNull(m, "gort_mutex_trylock");
+    Hold<gort_mutex> hold(m);
     return m->mu.TryLock() ? 1 : 0;
   });
 }
@@ -586,6 +617,7 @@ int gort_mutex_trylock(gort_mutex* m) {
 int gort_mutex_unlock(gort_mutex* m) {
   return Guarded(EPERM, [&] {
     NotNull(m, "gort_mutex_unlock");
+    Hold<gort_mutex> hold(m);
     m->mu.Unlock();
     return 0;
   });
@@ -610,6 +642,7 @@ void gort_waitgroup_release(gort_waitgroup* wg) { Release(wg); }
 int gort_waitgroup_add(gort_waitgroup* wg, int delta) {
   return Guarded(EINVAL, [&] {
     NotNull(wg, "gort_waitgroup_add");
+    Hold<gort_waitgroup> hold(wg);
     wg->wg.Add(delta);
     return 0;
   });
@@ -618,6 +651,7 @@ int gort_waitgroup_add(gort_waitgroup* wg, int delta) {
 int gort_waitgroup_done(gort_waitgroup* wg) {
   return Guarded(EINVAL, [&] {
     NotNull(wg, "gort_waitgroup_done");
+    Hold<gort_waitgroup> hold(wg);
     wg->wg.Done();
     return 0;
   });
@@ -626,6 +660,7 @@ int gort_waitgroup_done(gort_waitgroup* wg) {
 int gort_waitgroup_wait(gort_waitgroup* wg) {
   return Guarded(EINVAL, [&] {
     NotNull(wg, "gort_waitgroup_wait");
+    Hold<gort_waitgroup> hold(wg);
     wg->wg.Wait();
     return 0;
   });

@@ -111,7 +111,10 @@ const char* gort_version(void);
 
 /* A channel handle. gort_chan_new returns one reference; gort_chan_retain
  * adds one and gort_chan_release drops one (the last one frees the channel
- * and its notify descriptor). The values are the caller's pointers: gort
+ * and its notify descriptor). Each call holds a reference of its own while
+ * it runs, so a handle may be released by one thread while another's call
+ * on it is still returning (a receiver that drops the channel once it has
+ * its value). The values are the caller's pointers: gort
  * never dereferences or frees them. Values still buffered when the last
  * reference goes are dropped. A NULL gort_chan* is an error (-EINVAL) for
  * the calls below, and a case that is never ready in gort_select (Go's nil
