@@ -191,6 +191,10 @@ struct Sched {
   // for one rather than making a new M.
   int nmreleasing ABSL_GUARDED_BY(lock) = 0;
   int mcount ABSL_GUARDED_BY(lock) = 0;  // Ms that exist and have not exited
+  // StartM calls between taking an idle M (under lock) and waking it
+  // (after): JoinAllMs frees no M until none is left. Incremented under
+  // lock, decremented (release) after the wake-up.
+  std::atomic<int> nwaking{0};
   int mnext ABSL_GUARDED_BY(lock) = 0;
   std::vector<M*> allm ABSL_GUARDED_BY(lock);  // every M of this Run, exited ones too
 

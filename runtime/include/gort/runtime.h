@@ -78,6 +78,10 @@ int Run(std::function<void()> main_fiber, Options options = {});
 //  * Stop does not wake the host's threads blocked on a runtime object (a
 //    thread in Chan::Recv whose sender is a fiber stays blocked): close the
 //    channels they wait on, or have them return, before Stop;
+//  * the host's threads may go on using channels, sync and Go while Stop
+//    runs (Go then throws the shutdown panic), but must not start timers
+//    (time::Sleep, After, Timer) meanwhile: a timer needs a P's heap, and
+//    Stop frees the Ps;
 //  * Run, or a second Start, fails until Stop.
 // Errors (nothing is started or stopped): InvalidArgument for a bad
 // option (the messages of Run's panics), FailedPrecondition when called
