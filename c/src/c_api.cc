@@ -368,6 +368,19 @@ void gort_lock_os_thread(void) {
 
 void gort_unlock_os_thread(void) { rt::UnlockOSThread(); }
 
+void gort_syscall_enter(void) { rt::EnterSyscall(); }
+
+void gort_syscall_enter_block(void) { rt::EnterSyscallBlock(); }
+
+int gort_syscall_exit(void) {
+  // errno is read on the thread the call ran on (ExitSyscall may move the
+  // fiber), and set again on the thread it returns on.
+  const int err = errno;
+  rt::ExitSyscall();
+  errno = err;
+  return err;
+}
+
 uint64_t gort_goid(void) { return rt::GoID(); }
 
 int gort_num_goroutine(void) { return rt::NumGoroutine(); }

@@ -338,6 +338,52 @@ static void TestPollWait(void) {
   CHECK_EQ(gort_stop(), 0);
 }
 
+/* ---- foreign blocking calls ------------------------------------------------ */
+
+struct Blocker {
+  int fd;
+  int got;
+  int err;
+  gort_waitgroup* wg;
+};
+
+static void BlockingRead(void* p) {
+  struct Blocker* b = p;
+  char c = 0;
+  gort_syscall_enter_block();
+  ssize_t n = read(b->fd, &c, 1); /* blocks its OS thread, not its P */
+  gort_syscall_exit();
+  b->got = n == 1 ? c : -1;
+  gort_syscall_enter();
+  n = read(-1, &c, 1); /* a failing call: errno comes back */
+  int err = gort_syscall_exit();
+  b->err = n < 0 ? err : 0;
+  gort_waitgroup_done(b->wg);
+}
+
+static void OtherWork(void* p) { atomic_fetch_add((atomic_int*)p, 1); }
+
+static void TestForeignBlockingCall(void) {
+  StartRuntime();
+  int p[2];
+  CHECK_EQ(pipe(p), 0);
+  atomic_int others = 0;
+  struct Blocker b = {p[0], 0, 0, gort_waitgroup_new()};
+  gort_waitgroup_add(b.wg, 1);
+  CHECK_EQ(gort_go(BlockingRead, &b), 0);
+  /* Even at one P, other fibers run while the read blocks. */
+  for (int i = 0; i < 10; i++) CHECK_EQ(gort_go(OtherWork, &others), 0);
+  while (atomic_load(&others) < 10) usleep(100);
+  CHECK_EQ(write(p[1], "z", 1), 1);
+  CHECK_EQ(gort_waitgroup_wait(b.wg), 0);
+  CHECK_EQ(b.got, 'z');
+  CHECK_EQ(b.err, EBADF);
+  gort_waitgroup_release(b.wg);
+  close(p[0]);
+  close(p[1]);
+  CHECK_EQ(gort_stop(), 0);
+}
+
 /* ---- processes ---------------------------------------------------------------- */
 
 struct ChildArgs {
@@ -510,6 +556,7 @@ int main(void) {
     RUN(TestSelect);
     RUN(TestErrors);
     RUN(TestPollWait);
+    RUN(TestForeignBlockingCall);
     RUN(TestProcesses);
     RUN(TestStopCancelsFibersParkedInC);
     RUN(TestPlainThreads);

@@ -93,6 +93,25 @@ void gort_sleep_ns(int64_t ns);
 /* runtime::LockOSThread / UnlockOSThread: a counter, as Go >= 1.10. */
 void gort_lock_os_thread(void);
 void gort_unlock_os_thread(void);
+/* Calling a foreign function that blocks its OS thread (a C library's
+ * blocking call, read(2) on a terminal, a VM's io.read) from a fiber:
+ * bracket it, so that the fiber's processor runs other fibers meanwhile
+ * (runtime::EnterSyscall / EnterSyscallBlock / ExitSyscall). Between the two
+ * the fiber may make only that call: no gort_ call that may park or yield.
+ * A VM releases its own lock before entering and takes it after exiting.
+ * gort_syscall_exit returns errno as the call left it, and sets errno to it
+ * on the thread the fiber resumes on; read it from the return value: the C
+ * compiler may keep the address of the old thread's errno across the call.
+ *
+ *   gort_syscall_enter_block();
+ *   ssize_t n = read(fd, buf, len);
+ *   int err = gort_syscall_exit();          // errno of the read
+ *
+ * Outside a fiber these do nothing (and gort_syscall_exit returns errno). */
+void gort_syscall_enter(void);       /* may block: sysmon may retake the P after ~20 us */
+void gort_syscall_enter_block(void); /* known to block: the P is handed off at once */
+int gort_syscall_exit(void);
+
 /* The calling fiber's id (0 outside a fiber); fibers that exist now. */
 uint64_t gort_goid(void);
 int gort_num_goroutine(void);
