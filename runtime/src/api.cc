@@ -44,12 +44,16 @@ NewFiber AllocFiber(std::size_t size, std::size_t align, void (*invoke)(void*, b
       if (stopping) {
         throw Panic(
             "gort: Go called from a plain thread while the runtime is shutting down "
-            "(runtime::Run is returning; the fiber was not started)");
+            "(runtime::Run is returning or runtime::Stop was called; the fiber was not started)");
       }
-      throw Panic("gort: Go called while the runtime is not running (call it inside runtime::Run)");
+      throw Panic(
+          "gort: Go called while the runtime is not running (call it inside runtime::Run, or "
+          "between runtime::Start and Stop)");
     }
   } else if (!sched.running.load(std::memory_order_acquire)) {
-    throw Panic("gort: Go called while the runtime is not running (call it inside runtime::Run)");
+    throw Panic(
+        "gort: Go called while the runtime is not running (call it inside runtime::Run, or between "
+        "runtime::Start and Stop)");
   }
   G* g;
   try {
@@ -85,7 +89,9 @@ void Gosched() {
 
 // The running G only. Go: Goexit.
 void Goexit() {
-  if (GetG() == nullptr) throw Panic("gort: Goexit called outside a fiber");
+  G* g = GetG();
+  if (g == nullptr) throw Panic("gort: Goexit called outside a fiber");
+  g->goexiting = true;  // runtime::Unwinding() from here on
   throw ForcedUnwind{};
 }
 

@@ -23,7 +23,8 @@ void IncIdleLocked(int v) {
 DeadState EvalDead() {
   if (!sched.running.load(std::memory_order_relaxed) ||
       sched.shutdown.load(std::memory_order_relaxed) ||
-      sched.main_finished.load(std::memory_order_relaxed)) {
+      sched.main_finished.load(std::memory_order_relaxed) ||
+      sched.embedded.load(std::memory_order_relaxed)) {
     return DeadState::kAlive;
   }
   int run = sched.mcount - sched.nmidle - sched.nmidlelocked;

@@ -73,6 +73,8 @@ void GFree(P* p, G* g) {
   g->lock_ext = 0;
   g->is_main = false;
   g->eh = EhState{};
+  g->goexiting = false;
+  g->last_error.clear();
   if (p == nullptr) {
     LockGuard l(sched.gflock);
     g->schedlink = sched.gfree;

@@ -280,6 +280,11 @@ void JoinAllMs() {
       joined.push_back(m);
     }
   }
+  // A StartM that took one of them off the idle list before shutdown began
+  // may still be waking it (it runs on sysmon or a plain thread, neither
+  // joined here): free them once it is done. It took the M under
+  // sched.lock before the shutdown flag was set, so no new one comes.
+  while (sched.nwaking.load(std::memory_order_acquire) != 0) sched_yield();
   for (M* m : joined) delete m;
 }
 

@@ -30,6 +30,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -92,6 +93,12 @@ struct G {
   // Set with `unwinding`: the G had been readied (its wait completed by a
   // waker, who is done with the wait's object) rather than still waiting.
   bool readied_before_unwind = false;
+  // Goexit is unwinding the G (runtime::Unwinding). The G only.
+  bool goexiting = false;
+  // The message of the last failed call of the C API (<gort/c.h>) made by
+  // this G: gort_last_error is per fiber, whatever thread it resumes on.
+  // The G only; cleared when the G is freed.
+  std::string last_error;
   EhState eh;
   void* asan_fake = nullptr;
   void* tsan_fiber = nullptr;
@@ -185,6 +192,10 @@ struct Sched {
   // for one rather than making a new M.
   int nmreleasing ABSL_GUARDED_BY(lock) = 0;
   int mcount ABSL_GUARDED_BY(lock) = 0;  // Ms that exist and have not exited
+  // StartM calls between taking an idle M (under lock) and waking it
+  // (after): JoinAllMs frees no M until none is left. Incremented under
+  // lock, decremented (release) after the wake-up.
+  std::atomic<int> nwaking{0};
   int mnext ABSL_GUARDED_BY(lock) = 0;
   std::vector<M*> allm ABSL_GUARDED_BY(lock);  // every M of this Run, exited ones too
 
@@ -209,6 +220,11 @@ struct Sched {
   std::atomic<bool> running{false};
   // Set (seq_cst) when the main fiber returned; cleared by the next Run.
   std::atomic<bool> shutdown{false};
+  // The runtime was booted by Start, not Run: the host's threads drive it
+  // and may start fibers at any time, so parked fibers are never a
+  // deadlock (Go: checkdead returns at once in c-archive and c-shared
+  // builds). Set before Start starts any thread, cleared as Stop ends.
+  std::atomic<bool> embedded{false};
   // Plain threads inside Go right now (between their shutdown check and
   // queueing the G): Shutdown waits until none is left before unwinding.
   std::atomic<int> foreign_entering{0};

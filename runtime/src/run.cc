@@ -1,4 +1,7 @@
-// Run: start-up and shutdown of the runtime. Shutdown, step by step:
+// Run, Start and Stop: start-up and shutdown of the runtime. Run boots the
+// scheduler, runs its main fiber and shuts down when that fiber returns;
+// Start boots it and returns (the host keeps its thread), and Stop runs the
+// same shutdown from whatever plain thread calls it. Shutdown, step by step:
 //   1. The main fiber returned: set sched.shutdown and wake every M.
 //   2. Each M stops at its next scheduling point (a running fiber first parks,
 //      yields, exits or leaves its system call), puts its P back and exits.
@@ -25,6 +28,7 @@
 #include "execute.h"
 #include "fatal.h"
 #include "galloc.h"
+#include "gort/internal/runtime_support.h"
 #include "gort/runtime.h"
 #include "mthread.h"
 #include "netpoll.h"
@@ -160,15 +164,15 @@ void Shutdown() {
 
 // Every option, checked before anything starts, so a bad one leaves nothing
 // behind. Message: the option, its value and what is accepted.
-absl::Status CheckOptions(const Options& o) {
+absl::Status CheckOptions(const Options& o, const char* who) {
   if (o.procs < 0 || o.procs > kMaxProcs) {
-    return absl::InvalidArgumentError(absl::StrCat("gort: runtime::Run: Options::procs is ",
+    return absl::InvalidArgumentError(absl::StrCat("gort: runtime::", who, ": Options::procs is ",
                                                    o.procs, "; want 0 (the default) or 1..",
                                                    kMaxProcs));
   }
   if (o.stack_size > kMaxStackSize) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "gort: runtime::Run: Options::stack_size is ", o.stack_size,
+        "gort: runtime::", who, ": Options::stack_size is ", o.stack_size,
         " bytes; want 0 (the default, ", kDefaultStackSize, ") or at most ", kMaxStackSize));
   }
   if (o.process_reapers < 0 || o.process_reapers > kMaxProcessReapers) {
@@ -178,7 +182,7 @@ absl::Status CheckOptions(const Options& o) {
   }
   if (o.max_threads < 0 || (o.max_threads > 0 && o.max_threads < kMinThreads)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("gort: runtime::Run: Options::max_threads is ", o.max_threads,
+        absl::StrCat("gort: runtime::", who, ": Options::max_threads is ", o.max_threads,
                      "; want 0 (the default, ", kDefaultMaxThreads, ") or at least ", kMinThreads,
                      " (sysmon, the template thread and one M)"));
   }
@@ -210,20 +214,33 @@ void RollBackStart() {
 }  // namespace
 
 namespace {
-// The last step of every way out of Run: the runtime may be started again.
+// The last step of every way out of Run (and of Stop): the runtime may be
+// started again.
 void EndRun() {
+  sched.embedded.store(false, std::memory_order_release);
   SetRunThread(false);
   sched.running.store(false, std::memory_order_release);
 }
-}  // namespace
 
-int Run(std::function<void()> main_fiber, Options options) {
-  if (GetM() != nullptr)
-    throw Panic("gort: runtime::Run called from a fiber (Run is not re-entrant)");
-  if (absl::Status st = CheckOptions(options); !st.ok()) throw Panic(std::string(st.message()));
+// Start-up shared by Run and Start (`who` names the caller in messages):
+// checks the options, claims the runtime, makes the Ps, the poller, the
+// signal handlers, the template thread and sysmon. On failure nothing is
+// left started and the error says why: InvalidArgument (an option),
+// FailedPrecondition (called from a fiber, or the runtime already runs),
+// Internal (the system refused a descriptor or a thread).
+// The stop claim: set once Start has finished booting; Stop takes it.
+std::atomic<bool> stoppable{false};
+
+absl::Status Boot(const Options& options, const char* who, bool embedded) {
+  if (GetM() != nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("gort: runtime::", who, " called from a fiber (", who, " is not re-entrant)"));
+  }
+  if (absl::Status st = CheckOptions(options, who); !st.ok()) return st;
   bool expected = false;
   if (!sched.running.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
-    throw Panic("gort: runtime::Run called while the runtime is already running");
+    return absl::FailedPreconditionError(
+        absl::StrCat("gort: runtime::", who, " called while the runtime is already running"));
   }
   SetRunThread(true);
   int procs = DefaultProcs(options.procs);
@@ -236,10 +253,11 @@ int Run(std::function<void()> main_fiber, Options options) {
   sched.main_finished.store(false, std::memory_order_relaxed);
   sched.main_done.Clear();
   sched.goidgen.store(0, std::memory_order_relaxed);
+  sched.embedded.store(embedded, std::memory_order_release);
   try {
     sched.shutdown_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (sched.shutdown_fd < 0) {
-      throw Panic(absl::StrCat("gort: runtime::Run: eventfd: ", strerror(errno)));
+      throw Panic(absl::StrCat("gort: runtime::", who, ": eventfd: ", strerror(errno)));
     }
     {
       LockGuard l(sched.lock);
@@ -258,22 +276,101 @@ int Run(std::function<void()> main_fiber, Options options) {
     SignalsInstall();
     TemplateThreadStart();
     SysmonStart();
-  } catch (...) {
+  } catch (const std::exception& e) {
     RollBackStart();
     EndRun();
-    throw;
+    return absl::InternalError(e.what());
   }
+  return absl::OkStatus();
+}
+
+// Whether the caller may stop the runtime now; one caller wins.
+absl::Status ClaimStop() {
+  if (GetM() != nullptr) {
+    return absl::FailedPreconditionError(
+        "gort: runtime::Stop called from a fiber (it would wait for itself; call it from a plain "
+        "thread)");
+  }
+  if (!sched.running.load(std::memory_order_acquire)) {
+    return absl::FailedPreconditionError("gort: runtime::Stop: the runtime is not running");
+  }
+  bool expected = true;
+  if (!stoppable.compare_exchange_strong(expected, false, std::memory_order_acq_rel)) {
+    return absl::FailedPreconditionError(
+        "gort: runtime::Stop: the runtime was not started by runtime::Start (Run stops when its "
+        "main fiber returns), or another thread is stopping it");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace internal {
+absl::Status RunStatus(std::function<void()> main_fiber, Options options) {
+  if (absl::Status st = Boot(options, "Run", false); !st.ok()) return st;
   try {
     StartMainFiber(&main_fiber);
-  } catch (...) {  // no stack for the main fiber: stop what was started
+  } catch (const std::exception& e) {  // no stack for the main fiber: stop what was started
     Shutdown();
     EndRun();
-    throw;
+    return absl::ResourceExhaustedError(e.what());
   }
   sched.main_done.Sleep();
   Shutdown();
   EndRun();
+  return absl::OkStatus();
+}
+
+std::string* FiberLastError() {
+  M* m = GetM();
+  G* g = m != nullptr ? m->curg : nullptr;
+  return g != nullptr ? &g->last_error : nullptr;
+}
+}  // namespace internal
+
+int Run(std::function<void()> main_fiber, Options options) {
+  absl::Status st = internal::RunStatus(std::move(main_fiber), options);
+  if (!st.ok()) throw Panic(std::string(st.message()));
   return 0;
+}
+
+// The scheduler runs on its own threads; the caller goes back to its work.
+// Deadlock detection is off until Stop (embedded runtimes: see EvalDead).
+absl::Status Start(Options options) {
+  if (absl::Status st = Boot(options, "Start", true); !st.ok()) return st;
+  // The caller is a plain thread like any other of the host's from now on:
+  // it may block on runtime objects and start fibers.
+  SetRunThread(false);
+  stoppable.store(true, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+// Run's shutdown (steps 1 to 5 above), from the calling plain thread.
+absl::Status Stop() {
+  if (absl::Status st = ClaimStop(); !st.ok()) return st;
+  SetRunThread(true);
+  Shutdown();
+  EndRun();
+  return absl::OkStatus();
+}
+
+ScopedRuntime::ScopedRuntime(Options options) : status_(Start(options)) {}
+
+ScopedRuntime::~ScopedRuntime() {
+  if (status_.ok() && !stopped_) (void)runtime::Stop();
+}
+
+absl::Status ScopedRuntime::Stop() {
+  if (!status_.ok()) return status_;
+  if (stopped_) return absl::FailedPreconditionError("gort: ScopedRuntime::Stop called twice");
+  stopped_ = true;
+  return runtime::Stop();
+}
+
+bool Unwinding() {
+  M* m = GetM();
+  G* g = m != nullptr ? m->curg : nullptr;  // m0's too: shutdown unwinds fibers there
+  return g != nullptr && (g->unwinding.load(std::memory_order_acquire) || g->goexiting);
 }
 
 }  // namespace gort::runtime

@@ -181,6 +181,10 @@ void StartM(P* p, bool spinning) {
         if (nmp->spinning || nmp->nextp != nullptr) Throw("startm: m is spinning or has a p");
         nmp->spinning = spinning;
         nmp->nextp = p;
+        // Until WakeM below is done with nmp, shutdown must not free it:
+        // nmp may see the shutdown and exit before this thread (sysmon
+        // running a timer, a plain thread readying a fiber) wakes it.
+        sched.nwaking.fetch_add(1, std::memory_order_relaxed);
       }
     }
     break;
@@ -192,6 +196,7 @@ void StartM(P* p, bool spinning) {
   } else {
     Count(stats.m_wakeups);
     WakeM(nmp);  // on its note, or in the poller
+    sched.nwaking.fetch_sub(1, std::memory_order_release);
   }
 }
 

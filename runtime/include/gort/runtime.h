@@ -37,6 +37,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "gort/panic.h"
 
 namespace gort::runtime {
@@ -76,6 +77,57 @@ inline constexpr int kMaxProcessReapers = 256;
 // runs throws gort::Panic).
 int Run(std::function<void()> main_fiber, Options options = {});
 
+// Embedding: the host keeps its own main thread. Start boots the scheduler
+// on threads of its own and returns; from then on the host's plain threads
+// may start fibers (Go), use channels, select, sync and timers (which block
+// the calling thread), and wait for fibers, until Stop. Stop, called from a
+// plain thread (any one, not necessarily Start's), shuts the runtime down
+// with everything Run's return promises (above): fibers still parked or
+// runnable are unwound, running ones are waited for until their next
+// scheduling point, children keep running and are reaped in the
+// background, every runtime thread is joined and every stack freed. Start
+// may be called again after Stop. While started this way:
+//  * deadlock detection is off, as in Go's c-archive and c-shared builds:
+//    the host may ready a parked fiber at any time;
+//  * Stop does not wake the host's threads blocked on a runtime object (a
+//    thread in Chan::Recv whose sender is a fiber stays blocked): close the
+//    channels they wait on, or have them return, before Stop;
+//  * the host's threads may go on using channels, sync and Go while Stop
+//    runs (Go then throws the shutdown panic), but must not start timers
+//    (time::Sleep, After, Timer) meanwhile: a timer needs a P's heap, and
+//    Stop frees the Ps;
+//  * Run, or a second Start, fails until Stop.
+// Errors (nothing is started or stopped): InvalidArgument for a bad
+// option (the messages of Run's panics), FailedPrecondition when called
+// from a fiber, when the runtime already runs (Start) or was not started
+// by Start (Stop; Run's runtime stops when its main fiber returns),
+// Internal when the system refuses a descriptor or a thread.
+absl::Status Start(Options options = {});
+absl::Status Stop();
+
+// Start in the constructor, Stop in the destructor (if Start succeeded and
+// Stop was not called yet). status() says whether Start succeeded.
+class ScopedRuntime {
+ public:
+  explicit ScopedRuntime(Options options = {});
+  ~ScopedRuntime();
+  ScopedRuntime(const ScopedRuntime&) = delete;
+  ScopedRuntime& operator=(const ScopedRuntime&) = delete;
+  const absl::Status& status() const { return status_; }
+  absl::Status Stop();  // early, to see its status; the destructor then does nothing
+
+ private:
+  absl::Status status_;
+  bool stopped_ = false;
+};
+
+// Whether the calling fiber is being unwound by shutdown (Run returning,
+// Stop) or by Goexit, rather than by an exception of its own (a panic). For
+// RAII code in a VM: while it is true the fiber must not run the VM, park
+// or take locks another fiber may hold; it should only release what it
+// holds. False outside a fiber.
+bool Unwinding();
+
 namespace detail {
 // The type-erased fiber start behind Go(). Internal; do not call directly.
 struct NewFiber {
@@ -100,12 +152,11 @@ void InvokeAndDestroy(void* p, bool run) {
 }  // namespace detail
 
 // Starts a fiber running fn(). Callable from fibers and from plain threads
-// while Run is active (else throws gort::Panic). The callable is moved onto
-// the new fiber's stack: starting a fiber allocates nothing on the heap once
-// the pool has warmed up. The new fiber runs next on the caller's P (Go's
-// runnext), the caller keeps running. If no stack can be mapped for the
-// fiber (memory or RLIMIT_AS exhausted), throws gort::Panic ("runtime: out
-// of memory: ...") and starts nothing.
+// while Run is active or between Start and Stop (else throws gort::Panic). The callable is moved
+// onto the new fiber's stack: starting a fiber allocates nothing on the heap once the pool has
+// warmed up. The new fiber runs next on the caller's P (Go's runnext), the caller keeps running. If
+// no stack can be mapped for the fiber (memory or RLIMIT_AS exhausted), throws gort::Panic
+// ("runtime: out of memory: ...") and starts nothing.
 template <class F>
 void Go(F&& fn) {
   using Fn = std::decay_t<F>;

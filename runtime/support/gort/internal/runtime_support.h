@@ -5,6 +5,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "gort/runtime.h"
 
 namespace gort::runtime::internal {
 
@@ -95,6 +100,15 @@ void PollKick(int fd, int mode);
 void PollEvict(int fd);
 // fd is about to be closed: drop its registration (waiters get kClosing).
 void PollForget(int fd);
+
+// For the C API (c/src/c_api.cc):
+// The calling fiber's slot for gort_last_error (the fiber being unwound at
+// shutdown included); null outside a fiber.
+std::string* FiberLastError();
+// Run, with its failures as a status instead of a gort::Panic: those of
+// Start, and ResourceExhausted when no stack could be mapped for the main
+// fiber. A panic of the main fiber itself still aborts, as in Run.
+absl::Status RunStatus(std::function<void()> main_fiber, Options options);
 
 // Tests only: the next n fiber-stack allocations fail as if mmap had
 // returned ENOMEM (where RLIMIT_AS cannot be used, as under sanitizers).
