@@ -30,6 +30,7 @@ DeadState EvalDead() {
   int run = sched.mcount - sched.nmidle - sched.nmidlelocked;
   if (run > 0) return DeadState::kAlive;
   if (run < 0) {
+    BeginFatal();
     WriteErr("runtime: checkdead: nmidle=");
     WriteErrNum(static_cast<uint64_t>(sched.nmidle));
     WriteErr(" nmidlelocked=");

@@ -203,6 +203,7 @@ void McallNoUnwind(G* g, SwitchRequest* req) { McallImpl(g, req, false); }
 void BlockedWhileUnwinding(G* g) {
   if (g == nullptr) Throw("the Run thread blocked on a runtime object during shutdown");
   if (std::uncaught_exceptions() == 0) throw ForcedUnwind{};
+  BeginFatal();
   WriteErr("runtime: goroutine ");
   WriteErrNum(g->id);
   WriteErr(

@@ -2,12 +2,29 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 #include "chaos.h"
 
 namespace gort::runtime::internal {
+
+namespace {
+std::atomic<bool> dying{false};      // some thread is printing its fatal error
+thread_local bool this_one = false;  // ...and it is this one
+}  // namespace
+
+void BeginFatal() {
+  if (this_one) return;  // a fatal report that ends in Throw
+  if (!dying.exchange(true, std::memory_order_acq_rel)) {
+    this_one = true;
+    return;
+  }
+  // Another thread is printing its report and will abort the process; two
+  // reports would interleave on stderr. Go: startpanic_m's "dying" wait.
+  for (;;) pause();
+}
 
 void WriteErr(const char* s) {
   size_t n = strlen(s);
@@ -49,6 +66,7 @@ void WriteScheduleSeed() {
 }
 
 void Throw(const char* msg) {
+  BeginFatal();
   WriteErr("fatal error: ");
   WriteErr(msg);
   WriteErr("\n");

@@ -9,6 +9,10 @@
 namespace gort::runtime::internal {
 
 [[noreturn]] void Throw(const char* msg);
+// Called first by every report that ends the process (Throw calls it too):
+// the first thread to get here prints; any other blocks for good, so that
+// two threads' reports never interleave.
+void BeginFatal();
 // Writes raw text to stderr without allocating (usable in a signal handler).
 void WriteErr(const char* s);
 void WriteErrNum(uint64_t n);

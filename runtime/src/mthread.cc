@@ -77,6 +77,7 @@ void NewOSThread(M* m) {
   if (err == 0) RunMHook(MHookPoint::kAfterThreadCreate, m, nullptr);
   if (err == 0) m->created.store(true, std::memory_order_release);  // MStart waits for this
   if (err != 0) {
+    BeginFatal();
     WriteErr("runtime: failed to create new OS thread (have ");
     WriteErrNum(static_cast<uint64_t>(sched.nthreads.load()));
     WriteErr(" already; errno=");
@@ -120,6 +121,7 @@ void RunMHook(MHookPoint point, M* a, M* b) {
 void CountThread() {
   int n = sched.nthreads.fetch_add(1, std::memory_order_relaxed) + 1;
   if (n > sched.max_threads) {
+    BeginFatal();
     WriteErr("runtime: program exceeds ");
     WriteErrNum(static_cast<uint64_t>(sched.max_threads));
     WriteErr("-thread limit\n");

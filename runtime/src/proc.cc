@@ -66,6 +66,7 @@ namespace {
 // "runtime: <who> <id> is <cur>, wanted <from> -> <to>", then the fatal error.
 [[noreturn]] void BadStatus(const char* who, uint64_t id, const char* cur, const char* from,
                             const char* to, const char* fatal) {
+  BeginFatal();
   WriteErr("runtime: ");
   WriteErr(who);
   WriteErrNum(id);

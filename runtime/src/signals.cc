@@ -52,6 +52,7 @@ void OnFault(int sig, siginfo_t* info, void* uctx) {
 }  // namespace
 
 void FatalStackOverflow(G* g) {
+  BeginFatal();
   WriteErr("runtime: goroutine stack exceeds ");
   WriteErrNum(g->stack.size());
   WriteErr("-byte limit\nfatal error: stack overflow\n");
@@ -61,6 +62,7 @@ void FatalStackOverflow(G* g) {
 }
 
 void PanicAbort(G* g, const char* what) {
+  BeginFatal();
   WriteErr("panic: ");
   WriteErr(what);
   WriteErr("\n");
