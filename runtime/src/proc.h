@@ -88,6 +88,9 @@ struct G {
   void (*invoke)(void*, bool) = nullptr;
   void* fn = nullptr;  // the callable, on this G's stack
   bool is_main = false;
+  // What it waits for while kWaiting, in Go's words (a static string;
+  // written by the G before it parks, read by the deadlock report).
+  const char* wait_reason = nullptr;
   std::atomic<bool> unwinding{false};  // set at shutdown: throw ForcedUnwind on resume
   // Set with `unwinding`: the G had been readied (its wait completed by a
   // waker, who is done with the wait's object) rather than still waiting.

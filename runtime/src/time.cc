@@ -57,6 +57,7 @@ void Sleep(absl::Duration d) {
   t.when = Deadline(d);
   t.fn = [](void* arg, uint64_t) { runtime::internal::Ready(static_cast<G*>(arg)); };
   t.arg = g;
+  g->wait_reason = "sleep";
   try {
     runtime::internal::ParkG(
         g,
