@@ -52,7 +52,10 @@ struct Node : std::enable_shared_from_this<Node> {
   }
 
   // Go: (*cancelCtx).cancel. Idempotent: only the first call sets err.
+  // A node cancelled by its own CancelFunc or deadline leaves its parent
+  // first (Go does it last): whoever sees Done() closed then finds it gone.
   void Cancel(bool remove_from_parent, const absl::Status& why) {
+    if (remove_from_parent && parent != nullptr) parent->RemoveChild(this);
     std::vector<std::shared_ptr<Node>> kids;
     std::unique_ptr<time::Timer> t;
     {
@@ -69,7 +72,6 @@ struct Node : std::enable_shared_from_this<Node> {
     }
     if (t != nullptr) t->Stop();
     for (auto& k : kids) k->Cancel(false, why);
-    if (remove_from_parent && parent != nullptr) parent->RemoveChild(this);
   }
 
   void RemoveChild(Node* c) {

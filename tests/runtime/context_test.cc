@@ -321,7 +321,7 @@ TEST_P(ContextTest, DoneInSelectAndFromThreads) {
       thread_woke = c.Err() == Canceled();
     });
     Chan<int> result(1);
-    Go([&, c = c] {
+    Go([work, result, c = c] {
       std::optional<int> v;
       result.Send(static_cast<int>(Select(OnRecv(work, &v), OnRecv(c.Done(), nullptr))));
     });

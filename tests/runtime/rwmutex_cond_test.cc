@@ -30,7 +30,9 @@ TEST_P(RWMutexTest, ParallelReaders) {
       sync::RWMutex m;
       Chan<bool> locked(0), unlock(0), done(0);
       for (int i = 0; i < n; i++) {
-        Go([&] {
+        // Channels by value: each fiber holds its own reference, so main's
+        // handles may go while a last Send is still on its way out.
+        Go([&m, locked, unlock, done] {
           m.RLock();
           locked.Send(true);
           unlock.Recv();
@@ -73,23 +75,23 @@ void Hammer(int readers, int iters) {
       rw.Unlock();
     }
   };
-  Go([&] {
+  Go([&, done] {
     writer();
     done.Send(true);
   });
   int i = 0;
   for (; i < readers / 2; i++) {
-    Go([&] {
+    Go([&, done] {
       reader();
       done.Send(true);
     });
   }
-  Go([&] {
+  Go([&, done] {
     writer();
     done.Send(true);
   });
   for (; i < readers; i++) {
-    Go([&] {
+    Go([&, done] {
       reader();
       done.Send(true);
     });
@@ -122,7 +124,7 @@ TEST_P(RWMutexTest, ReadLockExcludesWriterAndBack) {
     sync::RWMutex wl;
     Chan<bool> wlocked(1), rlocked(1);
     constexpr int kN = 10;
-    Go([&] {
+    Go([&wl, wlocked, rlocked] {
       for (int i = 0; i < kN; i++) {
         wl.lock_shared();
         wl.lock_shared();
@@ -150,12 +152,15 @@ TEST_P(RWMutexTest, ReadLockExcludesWriterAndBack) {
 // block until the writer has acquired (and released) the lock"). The
 // interleaving pinned down: reader R1 holds; writer W waits; then a new
 // reader R2 must wait behind W (TryRLock fails too), and runs only after W.
+// The RWMutex outlives Run: the writer's Unlock may still be on its way out
+// (waking a waiter) when the main fiber has the lock and returns.
 TEST_P(RWMutexTest, WaitingWriterBlocksNewReaders) {
-  RunFibers([] {
-    sync::RWMutex rw;
+  sync::RWMutex rw;
+  std::vector<int> order;  // guarded by the RWMutex itself
+  RunFibers([&] {
+    order.clear();
     std::atomic<int> step{0};
-    std::vector<int> order;  // guarded by the RWMutex itself
-    rw.RLock();              // R1: the main fiber
+    rw.RLock();  // R1: the main fiber
     std::atomic<bool> writer_in{false};
     Go([&] {
       step = 1;
@@ -176,7 +181,7 @@ TEST_P(RWMutexTest, WaitingWriterBlocksNewReaders) {
     EXPECT_FALSE(rw.TryLock());
     std::atomic<bool> r2_in{false};
     Chan<bool> r2_done(1);
-    Go([&] {
+    Go([&, r2_done] {
       rw.RLock();  // R2: behind W
       r2_in = true;
       order.push_back(2);
@@ -282,14 +287,18 @@ class CondTest : public ProcsTest {};
 GORT_INSTANTIATE_PROCS(CondTest);
 
 // Go's TestCondSignal: each Signal wakes exactly one waiter.
+//
+// In these tests the Mutex and Cond outlive Run: a woken waiter's last act
+// is an Unlock, which may still be on its way out (waking a locker) when the
+// main fiber has seen what it waited for and returns.
 TEST_P(CondTest, SignalWakesOne) {
-  RunFibers([] {
-    sync::Mutex m;
-    sync::Cond c(m);
+  sync::Mutex m;
+  sync::Cond c(m);
+  RunFibers([&] {
     int n = 2;
     Chan<bool> running(n), awake(n);
     for (int i = 0; i < n; i++) {
-      Go([&] {
+      Go([&m, &c, running, awake] {
         m.Lock();
         running.Send(true);
         c.Wait();
@@ -314,14 +323,14 @@ TEST_P(CondTest, SignalWakesOne) {
 
 // Go's TestCondSignalGenerations: Signal wakes the longest waiter first.
 TEST_P(CondTest, SignalWakesInWaitOrder) {
-  RunFibers([] {
-    sync::Mutex m;
-    sync::Cond c(m);
+  sync::Mutex m;
+  sync::Cond c(m);
+  RunFibers([&] {
     constexpr int kN = 100;
     Chan<bool> running(kN);
     Chan<int> awake(kN);
     for (int i = 0; i < kN; i++) {
-      Go([&, i] {
+      Go([&m, &c, running, awake, i] {
         m.Lock();
         running.Send(true);
         c.Wait();
@@ -340,14 +349,15 @@ TEST_P(CondTest, SignalWakesInWaitOrder) {
 
 // Go's TestCondBroadcast: every waiter wakes once per Broadcast.
 TEST_P(CondTest, BroadcastWakesAll) {
-  RunFibers([] {
-    sync::Mutex m;
-    sync::Cond c(m);
+  sync::Mutex m;
+  sync::Cond c(m);
+  bool exit = false;  // guarded by m
+  RunFibers([&] {
+    exit = false;
     constexpr int kN = 100;
     Chan<int> running(kN), awake(kN);
-    bool exit = false;  // guarded by m
     for (int i = 0; i < kN; i++) {
-      Go([&, i] {
+      Go([&m, &c, &exit, running, awake, i] {
         m.Lock();
         while (!exit) {
           running.Send(i);
@@ -389,7 +399,7 @@ TEST_P(CondTest, HandOffUnderTheMutex) {
       sync::Cond c(mu);
       int x = 0;  // guarded by mu
       Chan<bool> done(0);
-      Go([&] {
+      Go([&, done] {
         c.L().Lock();
         x = 1;
         c.Wait();
@@ -399,7 +409,7 @@ TEST_P(CondTest, HandOffUnderTheMutex) {
         c.L().Unlock();
         done.Send(true);
       });
-      Go([&] {
+      Go([&, done] {
         c.L().Lock();
         for (;;) {
           if (x == 1) {
@@ -414,7 +424,7 @@ TEST_P(CondTest, HandOffUnderTheMutex) {
         c.L().Unlock();
         done.Send(true);
       });
-      Go([&] {
+      Go([&, done] {
         c.L().Lock();
         for (;;) {
           if (x == 2) {
@@ -444,7 +454,7 @@ TEST_P(CondTest, BroadcastIsNotStolenByALaterWaiter) {
       sync::Mutex m;
       sync::Cond cond(m);
       Chan<bool> ch(0);
-      Go([&] {
+      Go([&, ch] {
         m.Lock();
         ch.Send(true);
         cond.Wait();

@@ -205,7 +205,7 @@ TEST_P(AfterFuncTest, EachCallbackRunsInItsOwnFiber) {
     Chan<bool> done(1);
     std::atomic<int> left{10};
     std::function<void()> f;
-    f = [&] {
+    f = [&left, &f, done] {
       if (left.fetch_sub(1) - 1 >= 0) {
         time::Timer::AfterFunc(absl::ZeroDuration(), f);  // dropped: still runs
         time::Sleep(absl::Hours(1));                      // unwound at shutdown
@@ -222,7 +222,7 @@ TEST_P(AfterFuncTest, RunsInAnotherFiberAndMayBlock) {
   RunFibers([] {
     Chan<uint64_t> id(0);
     Chan<int> in(0);
-    auto t = time::Timer::AfterFunc(absl::Milliseconds(1), [&] {
+    auto t = time::Timer::AfterFunc(absl::Milliseconds(1), [in, id] {
       std::optional<int> v = in.Recv();  // parks: fine in its own fiber
       id.Send(runtime::GoID() + static_cast<uint64_t>(*v));
     });
@@ -279,7 +279,7 @@ TEST_P(AfterFuncTest, FromAPlainThread) {
   RunFibers([] {
     Chan<bool> done(1);
     std::thread th([&] {
-      auto t = time::Timer::AfterFunc(absl::Milliseconds(1), [&] { done.Send(true); });
+      auto t = time::Timer::AfterFunc(absl::Milliseconds(1), [done] { done.Send(true); });
       t.reset();  // dropping the handle does not cancel it
     });
     {
