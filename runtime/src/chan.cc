@@ -50,6 +50,7 @@
 
 #include "execute.h"
 #include "fatal.h"
+#include "gort/runtime.h"
 #include "proc.h"
 #include "schedule.h"
 #include "wait.h"
@@ -251,6 +252,7 @@ void Unref(Core* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
 
 // Go: chansend.
 void Send(Core* c, void* v) {
+  runtime::CheckPreempt();
   if (c == nullptr) BlockForever("chan send (nil chan)");
   c->lock.lock();
   Outcome r = SendReadyLocked(c, v);
@@ -268,6 +270,7 @@ void Send(Core* c, void* v) {
 }
 
 bool TrySend(Core* c, void* v) {
+  runtime::CheckPreempt();
   if (c == nullptr) return false;
   c->lock.lock();
   Outcome r = SendReadyLocked(c, v);
@@ -278,6 +281,7 @@ bool TrySend(Core* c, void* v) {
 
 // Go: chanrecv.
 bool Recv(Core* c, void* out) {
+  runtime::CheckPreempt();
   if (c == nullptr) BlockForever("chan receive (nil chan)");
   c->lock.lock();
   Outcome r = RecvReadyLocked(c, out);
@@ -294,6 +298,7 @@ bool Recv(Core* c, void* out) {
 }
 
 int TryRecv(Core* c, void* out) {
+  runtime::CheckPreempt();
   if (c == nullptr) return 0;
   c->lock.lock();
   Outcome r = RecvReadyLocked(c, out);
@@ -426,6 +431,7 @@ struct Scratch {
 
 // Not analysed: it holds a lock set of run-time size (see LockSet).
 std::size_t SelectCases(Case* cases, std::size_t n) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  runtime::CheckPreempt();
   Scratch<std::size_t, 16> poll_s;
   Scratch<Core*, 16> lock_s;
   std::size_t* poll = poll_s.Get(n);

@@ -216,6 +216,7 @@ int Run(std::function<void()> main_fiber, Options options) {
   sched.stack_size =
       options.stack_size == 0 ? kDefaultStackSize : std::max(options.stack_size, kMinStackSize);
   sched.max_threads = options.max_threads > 0 ? options.max_threads : kDefaultMaxThreads;
+  sched.preempt.store(options.preempt, std::memory_order_relaxed);
   sched.ncpu.store(NumCPU(), std::memory_order_relaxed);
   sched.shutdown.store(false, std::memory_order_seq_cst);
   sched.main_finished.store(false, std::memory_order_relaxed);

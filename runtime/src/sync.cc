@@ -63,6 +63,7 @@ void DoSpin() {
 }  // namespace
 
 bool Mutex::TryLock() {
+  runtime::CheckPreempt();
   int32_t old = state_.load(std::memory_order_relaxed);
   if ((old & (kLocked | kStarving)) != 0) return false;
   return state_.compare_exchange_strong(old, old | kLocked, std::memory_order_acquire,
@@ -71,6 +72,7 @@ bool Mutex::TryLock() {
 
 // Go: (*Mutex).lockSlow.
 void Mutex::LockSlow() {
+  runtime::CheckPreempt();
   int64_t wait_start = 0;
   bool starving = false;
   bool awoke = false;
@@ -147,7 +149,10 @@ void Mutex::UnlockSlow(int32_t now) {
 
 // Go: (*RWMutex).RLock's slow path: a writer holds or waits for the lock,
 // and will release us from reader_sem_ in its Unlock.
-void RWMutex::RLockSlow() { SemAcquire(&reader_sem_, false, "sync.RWMutex.RLock"); }
+void RWMutex::RLockSlow() {
+  runtime::CheckPreempt();
+  SemAcquire(&reader_sem_, false, "sync.RWMutex.RLock");
+}
 
 // Go: (*RWMutex).rUnlockSlow. r is reader_count_ after our decrement, and
 // negative: a writer waits (or holds it, or this is misuse).
@@ -168,6 +173,7 @@ void RWMutex::RUnlockSlow(int32_t r) {
 // reader_sem_) and waits for the r readers that were in flight, which count
 // reader_wait_ down as they leave.
 void RWMutex::Lock() {
+  runtime::CheckPreempt();
   w_.Lock();
   int32_t r = reader_count_.fetch_sub(kMaxReaders, std::memory_order_acq_rel);
   if (r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0) {
@@ -177,6 +183,7 @@ void RWMutex::Lock() {
 
 // Go: (*RWMutex).TryLock.
 bool RWMutex::TryLock() {
+  runtime::CheckPreempt();
   if (!w_.TryLock()) return false;
   int32_t zero = 0;
   if (!reader_count_.compare_exchange_strong(zero, -kMaxReaders, std::memory_order_acq_rel,
@@ -189,6 +196,7 @@ bool RWMutex::TryLock() {
 
 // Go: (*RWMutex).TryRLock.
 bool RWMutex::TryRLock() {
+  runtime::CheckPreempt();
   int32_t c = reader_count_.load(std::memory_order_relaxed);
   for (;;) {
     if (c < 0) return false;  // a writer holds it or waits
@@ -202,6 +210,7 @@ bool RWMutex::TryRLock() {
 // Go: (*RWMutex).Unlock: let the readers that queued behind us in, then
 // the next writer.
 void RWMutex::Unlock() {
+  runtime::CheckPreempt();
   int32_t r = reader_count_.fetch_add(kMaxReaders, std::memory_order_acq_rel) + kMaxReaders;
   if (r >= kMaxReaders) {
     reader_count_.fetch_sub(kMaxReaders, std::memory_order_relaxed);  // undo, then report
@@ -215,6 +224,7 @@ void RWMutex::Unlock() {
 // Go: (*Cond).Wait. The ticket is taken before the mutex is released, so a
 // Signal that comes in between is not lost (see NotifyListWait).
 void Cond::Wait() {
+  runtime::CheckPreempt();
   uint32_t t = runtime::internal::NotifyListAdd(&wait_);
   mu_.Unlock();
   // Unwound at shutdown while waiting: the exception leaves without the
@@ -224,12 +234,19 @@ void Cond::Wait() {
   mu_.Lock();
 }
 
-void Cond::Signal() { runtime::internal::NotifyListNotifyOne(&wait_, &notify_); }
+void Cond::Signal() {
+  runtime::CheckPreempt();
+  runtime::internal::NotifyListNotifyOne(&wait_, &notify_);
+}
 
-void Cond::Broadcast() { runtime::internal::NotifyListNotifyAll(&wait_, &notify_); }
+void Cond::Broadcast() {
+  runtime::CheckPreempt();
+  runtime::internal::NotifyListNotifyAll(&wait_, &notify_);
+}
 
 // Go: (*WaitGroup).Add.
 void WaitGroup::Add(int delta) {
+  runtime::CheckPreempt();
   uint64_t d = static_cast<uint64_t>(static_cast<int64_t>(delta)) << 32;
   uint64_t st = state_.fetch_add(d, std::memory_order_acq_rel) + d;
   auto v = static_cast<int32_t>(st >> 32);
@@ -250,6 +267,7 @@ void WaitGroup::Add(int delta) {
 
 // Go: (*WaitGroup).Wait.
 void WaitGroup::Wait() {
+  runtime::CheckPreempt();
   uint64_t st = state_.load(std::memory_order_acquire);
   for (;;) {
     if ((st >> 32) == 0) return;

@@ -53,7 +53,10 @@ void Sleep(absl::Duration d) {
     absl::SleepFor(d);
     return;
   }
-  if (d <= absl::ZeroDuration()) return;
+  if (d <= absl::ZeroDuration()) {
+    runtime::CheckPreempt();
+    return;
+  }
   if (g->status.load(std::memory_order_relaxed) == runtime::internal::GStatus::kSyscall) {
     runtime::internal::Throw("time.Sleep inside EnterSyscall/ExitSyscall");
   }
@@ -175,6 +178,7 @@ using time_internal::TimerState;
 
 Chan<absl::Time> After(absl::Duration d) {
   RequireRunning();
+  runtime::CheckPreempt();
   auto* s = new TimerState;
   s->c = Chan<absl::Time>(1);
   Chan<absl::Time> c = s->c;
@@ -221,6 +225,7 @@ bool Timer::Stop() {
 
 bool Timer::Reset(absl::Duration d) {
   RequireRunning();
+  runtime::CheckPreempt();
   runtime::internal::LockGuard l(shared_->mu);
   bool pending = shared_->Stop();
   shared_->Arm(d);

@@ -43,6 +43,9 @@ struct Options {
   std::size_t stack_size = 0;  // bytes per fiber stack; 0: the default (256 KiB, >= 64 KiB)
   int max_threads =
       kDefaultMaxThreads;  // threads; going past it aborts with a clear message, as Go does
+  // Cooperative preemption (see CheckPreempt): a fiber that has run 10 ms
+  // without parking or yielding is asked to yield at its next gort call.
+  bool preempt = true;
 };
 
 // Starts the scheduler, runs `main_fiber` as a fiber and returns 0 once it has
@@ -106,7 +109,20 @@ void Go(F&& fn) {
   detail::StartFiber(nf.g);
 }
 
-void Gosched();              // yield the P, stay runnable (outside a fiber: sched_yield)
+void Gosched();  // yield the P, stay runnable (outside a fiber: sched_yield)
+
+// Cooperative preemption, as Go before 1.14 and tokio's budget: sysmon marks
+// a fiber that has held its P for 10 ms without parking or yielding, and the
+// fiber yields (as Gosched) at its next check. Checks are made at the start
+// of channel operations and selects, Go, the out-of-line sync calls
+// (RWMutex, Cond, WaitGroup, a contended Mutex), timers and poll::Wait; a
+// loop that calls none of them (an interpreter's, a VM's) calls
+// CheckPreempt itself now and then, for instance from a count hook. It costs
+// a thread-local read and a load when no yield is due. A fiber locked to
+// its thread (LockOSThread) or inside a system-call bracket is never
+// preempted, nor is anything when Options::preempt is false. Outside a
+// fiber, a no-op. Go: the stack-bound check of a goroutine's prologue.
+void CheckPreempt();
 [[noreturn]] void Goexit();  // end the calling fiber, unwinding it (deferred destructors run)
 void LockOSThread();         // nesting counter, as Go >= 1.10
 void UnlockOSThread();       // no-op when not locked
