@@ -103,10 +103,13 @@ struct Node : std::enable_shared_from_this<Node> {
   std::unique_ptr<time::Timer> timer ABSL_GUARDED_BY(mu);  // the deadline's
 };
 
+// (Raw pointers where a lock is taken: the lock annotations cannot see
+// that two calls of shared_ptr's operator-> name one node.)
 std::size_t ChildrenForTesting(const Context& c) {
-  if (c.node_ == nullptr) return 0;
-  LockGuard l(c.node_->mu);
-  return c.node_->children.size();
+  Node* n = c.node_.get();
+  if (n == nullptr) return 0;
+  LockGuard l(n->mu);
+  return n->children.size();
 }
 
 }  // namespace context_internal
@@ -119,9 +122,10 @@ const Chan<std::monostate>& Context::Done() const {
 }
 
 absl::Status Context::Err() const {
-  if (node_ == nullptr) return absl::OkStatus();
-  LockGuard l(node_->mu);
-  return node_->err;
+  Node* n = node_.get();
+  if (n == nullptr) return absl::OkStatus();
+  LockGuard l(n->mu);
+  return n->err;
 }
 
 std::optional<absl::Time> Context::Deadline() const {
@@ -174,9 +178,10 @@ std::pair<Context, CancelFunc> WithDeadline(Context parent, absl::Time d) {
     });
     bool cancelled;
     {
-      LockGuard l(n->mu);
-      cancelled = !n->err.ok();
-      if (!cancelled) n->timer = std::move(t);
+      Node* raw = n.get();
+      LockGuard l(raw->mu);
+      cancelled = !raw->err.ok();
+      if (!cancelled) raw->timer = std::move(t);
     }
     if (cancelled) t->Stop();  // the parent was done meanwhile
   }
