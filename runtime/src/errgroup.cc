@@ -17,12 +17,17 @@ void Group::Done() {
 void Group::Start(std::function<absl::Status()> f) {
   wg_.Add(1);
   try {
-    runtime::Go([this, f = std::move(f)] {
+    runtime::Go([this, f = std::move(f)]() mutable {
+      // Done runs last, also when the fiber is unwound: f (and whatever it
+      // captured) and its status are destroyed first, since Wait's caller
+      // may own what they refer to as soon as Wait returns.
       struct Finish {
         Group* g;
         ~Finish() { g->Done(); }
       } finish{this};
-      absl::Status st = f();
+      std::function<absl::Status()> fn = std::move(f);
+      absl::Status st = fn();
+      fn = nullptr;
       if (!st.ok()) {
         err_once_.Do([&] {
           err_ = std::move(st);

@@ -192,6 +192,36 @@ TEST_P(ErrgroupTest, SetLimitWhileActivePanics) {
   });
 }
 
+// What an f captured is destroyed before Wait returns: the caller may own
+// what it refers to from then on. (The fiber's closure used to outlive the
+// Done that released Wait; TSan saw a captured Status freed after Wait.)
+TEST_P(ErrgroupTest, CapturesAreDestroyedBeforeWaitReturns) {
+  struct Tracker {
+    std::atomic<int>* n;
+    explicit Tracker(std::atomic<int>* c) : n(c) { n->fetch_add(1); }
+    Tracker(const Tracker& o) : n(o.n) { n->fetch_add(1); }
+    Tracker& operator=(const Tracker&) = delete;
+    ~Tracker() {
+      time::Sleep(absl::Milliseconds(1));  // widens the window the bug had
+      n->fetch_sub(1);
+    }
+  };
+  RunFibers([] {
+    for (int round = 0; round < 5; round++) {
+      std::atomic<int> alive{0};
+      errgroup::Group g;
+      for (int i = 0; i < 10; i++) {
+        g.Go([t = Tracker(&alive), i] {
+          if (i % 2 == 0) Gosched();
+          return absl::OkStatus();
+        });
+      }
+      EXPECT_TRUE(g.Wait().ok());
+      EXPECT_EQ(alive.load(), 0);
+    }
+  });
+}
+
 // Go and Wait from a plain thread.
 TEST_P(ErrgroupTest, FromAPlainThread) {
   RunFibers([] {
