@@ -5,6 +5,12 @@
 //   BM_CreateGoroutines   start a fiber that completes, in batches of 1000
 //   BM_LockedPingPong     locked fiber <-> plain fiber round trip (2 Ps)
 //   BM_SyscallEnterExit   the EnterSyscall/ExitSyscall fast path
+//   BM_SchedLatencyWhileSpinning/preempt
+//                         how late a fiber sleeping 1 ms runs when another
+//                         fiber on the only P computes in 50 ms stretches
+//                         (calling CheckPreempt, as a VM's hook would), with
+//                         preemption off (0) and on (1); the time reported is
+//                         the lateness (manual time)
 #include <benchmark/benchmark.h>
 #include <pthread.h>
 #include <sched.h>
@@ -18,6 +24,7 @@
 #include <vector>
 
 #include "gort/runtime.h"
+#include "gort/time.h"
 #include "wait.h"
 
 namespace {
@@ -212,6 +219,44 @@ void BM_Getppid_RawBaseline(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(getppid());
 }
 BENCHMARK(BM_Getppid_RawBaseline)->UseRealTime();
+
+// --- Scheduling latency while another fiber spins ---------------------------
+
+void BM_SchedLatencyWhileSpinning(benchmark::State& state) {
+  const bool preempt = state.range(0) != 0;
+  double worst = 0;
+  Run(
+      [&] {
+        std::atomic<bool> stop{false};
+        Sema spun;
+        Go([&] {
+          while (!stop.load(std::memory_order_relaxed)) {
+            auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+            while (std::chrono::steady_clock::now() < until) gort::runtime::CheckPreempt();
+            Gosched();  // a stretch done: yield, as a cooperative loop would
+          }
+          spun.Release();
+        });
+        for (auto _ : state) {
+          auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+          gort::time::Sleep(absl::Milliseconds(1));
+          double late =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - due).count();
+          worst = std::max(worst, late);
+          state.SetIterationTime(late);
+        }
+        stop = true;
+        spun.Acquire();
+      },
+      Options{.procs = 1, .preempt = preempt});
+  state.counters["worst_ms"] = worst * 1000;
+}
+BENCHMARK(BM_SchedLatencyWhileSpinning)
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0);
 
 }  // namespace
 

@@ -68,6 +68,7 @@ NewFiber AllocFiber(std::size_t size, std::size_t align, void (*invoke)(void*, b
 void StartFiber(void* g) {
   QueueNewG(static_cast<G*>(g));
   LeaveForeignEntry();
+  CheckPreempt();
 }
 
 void AbandonFiber(void* g) {
@@ -76,6 +77,21 @@ void AbandonFiber(void* g) {
 }
 
 }  // namespace detail
+
+// Any caller; yields only a fiber whose P sysmon marked (see runtime.h).
+// The mark is cleared here, and whenever the P runs another G. Go: the
+// morestack check of a preempted goroutine (newstack's gopreempt_m).
+void CheckPreempt() {
+  M* m = GetM();
+  if (m == nullptr) return;
+  P* p = m->p;  // null on m0, in a system call, or without a P
+  if (p == nullptr || !p->preempt.load(std::memory_order_relaxed)) return;
+  G* g = m->curg;
+  if (g == nullptr || m->is_m0) return;  // on g0 (timer code starting a fiber)
+  p->preempt.store(false, std::memory_order_relaxed);
+  if (g->lockedm != nullptr) return;  // a locked fiber is never preempted
+  YieldPreempted(g);
+}
 
 // The running G only. Go: Gosched.
 void Gosched() {

@@ -50,6 +50,7 @@
 
 #include "execute.h"
 #include "fatal.h"
+#include "gort/runtime.h"
 #include "proc.h"
 #include "schedule.h"
 #include "wait.h"
@@ -88,13 +89,14 @@ namespace {
 
 [[noreturn]] void PanicSendClosed() { throw Panic("send on closed channel"); }
 
-// Parks forever (a nil channel). The fiber is only ever resumed to be unwound
-// at shutdown.
-[[noreturn]] void BlockForever() {
+// Parks forever (a nil channel, or a select with no case that can ever run).
+// The fiber is only ever resumed to be unwound at shutdown. `reason` names
+// the wait as Go's traceback does.
+[[noreturn]] void BlockForever(const char* reason) {
   Lock l;
   l.lock();
   Waiter w;
-  Block(&w, &l);
+  Block(&w, &l, reason);
   runtime::internal::Throw("nil channel operation resumed");
 }
 
@@ -142,7 +144,7 @@ void RecvFromSender(Core* c, Waiter* w, void* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED
 void BlockOn(Core* c, Waiter* w, WaitQueue* q, bool recv) ABSL_UNLOCK_FUNCTION(c->lock) {
   const ElemOps* ops = c->ops;
   try {
-    Block(w, &c->lock);
+    Block(w, &c->lock, recv ? "chan receive" : "chan send");
   } catch (...) {
     // Block released c->lock before the unwind began. The unwinding runs on
     // the Run thread (m0), whose curg is this G.
@@ -250,7 +252,8 @@ void Unref(Core* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
 
 // Go: chansend.
 void Send(Core* c, void* v) {
-  if (c == nullptr) BlockForever();
+  runtime::CheckPreempt();
+  if (c == nullptr) BlockForever("chan send (nil chan)");
   c->lock.lock();
   Outcome r = SendReadyLocked(c, v);
   if (r.kind != Outcome::kBlock) {
@@ -267,6 +270,7 @@ void Send(Core* c, void* v) {
 }
 
 bool TrySend(Core* c, void* v) {
+  runtime::CheckPreempt();
   if (c == nullptr) return false;
   c->lock.lock();
   Outcome r = SendReadyLocked(c, v);
@@ -277,7 +281,8 @@ bool TrySend(Core* c, void* v) {
 
 // Go: chanrecv.
 bool Recv(Core* c, void* out) {
-  if (c == nullptr) BlockForever();
+  runtime::CheckPreempt();
+  if (c == nullptr) BlockForever("chan receive (nil chan)");
   c->lock.lock();
   Outcome r = RecvReadyLocked(c, out);
   if (r.kind != Outcome::kBlock) {
@@ -293,6 +298,7 @@ bool Recv(Core* c, void* out) {
 }
 
 int TryRecv(Core* c, void* out) {
+  runtime::CheckPreempt();
   if (c == nullptr) return 0;
   c->lock.lock();
   Outcome r = RecvReadyLocked(c, out);
@@ -425,6 +431,7 @@ struct Scratch {
 
 // Not analysed: it holds a lock set of run-time size (see LockSet).
 std::size_t SelectCases(Case* cases, std::size_t n) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  runtime::CheckPreempt();
   Scratch<std::size_t, 16> poll_s;
   Scratch<Core*, 16> lock_s;
   std::size_t* poll = poll_s.Get(n);
@@ -501,7 +508,8 @@ std::size_t SelectCases(Case* cases, std::size_t n) ABSL_NO_THREAD_SAFETY_ANALYS
   }
   if (npoll == 0) {
     UnlockAll(&set);
-    chan_internal::BlockForever();  // select {} or only nil channels
+    // select {} (Go's block()), or only nil channels (Go parks in selectgo).
+    chan_internal::BlockForever(n == 0 ? "select (no cases)" : "select");
   }
 
   // Pass 2: enqueue a waiter on every channel and block.
@@ -537,7 +545,7 @@ std::size_t SelectCases(Case* cases, std::size_t n) ABSL_NO_THREAD_SAFETY_ANALYS
     }
   };
   try {
-    runtime::internal::BlockWith(&ws[0], &UnlockAll, &set);
+    runtime::internal::BlockWith(&ws[0], &UnlockAll, &set, "select");
   } catch (...) {
     LockAll(set);
     dequeue_all();

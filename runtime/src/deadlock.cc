@@ -7,6 +7,8 @@
 // state after kDeadlockGraceNs.
 #include "deadlock.h"
 
+#include <cstdlib>
+
 #include "fatal.h"
 #include "netpoll.h"
 #include "sysmon.h"
@@ -69,10 +71,22 @@ void CheckDead() {
   }
 }
 
-void ThrowDead(DeadState s) {
+// Prints Go's message, then one header per parked fiber with what it waits
+// for ("goroutine 1 [select (no cases)]:"), as Go's traceback does (gort
+// has no stack to print under it). Caller holds sched.lock; nothing runs.
+void ThrowDead(DeadState s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock) {
   if (s == DeadState::kNoGoroutines)
     Throw("no goroutines (main called runtime.Goexit) - deadlock!");
-  Throw("all goroutines are asleep - deadlock!");
+  WriteErr("fatal error: all goroutines are asleep - deadlock!\n");
+  {
+    LockGuard l(sched.allglock);
+    for (G* g : sched.allgs) {
+      if (g->status.load(std::memory_order_acquire) != GStatus::kWaiting) continue;
+      WriteGoroutineHeader(g->id, g->wait_reason != nullptr ? g->wait_reason : "waiting");
+    }
+  }
+  WriteScheduleSeed();
+  abort();
 }
 
 namespace {

@@ -20,7 +20,7 @@ DeadState EvalDead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
 // kDeadlockGraceNs: a plain thread of the embedding program that has not
 // touched the runtime yet may be about to ready a fiber.
 void CheckDead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
-[[noreturn]] void ThrowDead(DeadState s);
+[[noreturn]] void ThrowDead(DeadState s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
 constexpr int64_t kDeadlockGraceNs = 100 * 1000 * 1000;
 
 // v more (v > 0) or fewer Ms sleep with a locked G that parked.

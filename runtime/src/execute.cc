@@ -59,7 +59,7 @@ G* Execute(M* m, G* g) {
   CasGStatus(g, GStatus::kRunnable, GStatus::kRunning);
   g->m = m;
   m->curg = g;
-  m->p->schedtick++;
+  NextSchedTick(m->p);
   ResumeInfo ri{m};
   Transfer t = SwitchTo(TargetOf(g), &ri, &m->asan_fake);
   // Gs may have switched among themselves meanwhile: the one coming back is
@@ -71,11 +71,23 @@ G* Execute(M* m, G* g) {
   auto* req = static_cast<SwitchRequest*>(t.data);
   switch (req->kind) {
     case SwitchKind::kGosched:
+    case SwitchKind::kPreempt:
       CasGStatus(g, GStatus::kRunning, GStatus::kRunnable);
       g->m = nullptr;
       if (g->lockedm != nullptr) {
         // A locked G that yields while nothing else is runnable keeps its M.
         if (RunqEmpty(m->p) && sched.runq_size.load(std::memory_order_acquire) == 0) return g;
+        LockGuard l(sched.lock);
+        GlobRunqPut(g);
+        return nullptr;
+      }
+      // Behind everyone: the global queue when the G was preempted (Go:
+      // gopreempt_m), or when fibers wait there (readied by timers run off
+      // a P, or by plain threads), which the local tail would put it ahead
+      // of for up to kGlobalQueueTick schedules (Go's Gosched always uses
+      // the global queue; the local tail is cheaper when it is empty).
+      if (req->kind == SwitchKind::kPreempt ||
+          sched.runq_size.load(std::memory_order_acquire) > 0) {
         LockGuard l(sched.lock);
         GlobRunqPut(g);
         return nullptr;
@@ -155,7 +167,8 @@ bool TryDirectSwitch(G* g, SwitchRequest* req) {
   P* p = m->p;
   // The same order as FindRunnable: local work first, the global queue on
   // every kGlobalQueueTick-th tick (left to g0).
-  if (g->lockedm != nullptr || p == nullptr || p->schedtick % kGlobalQueueTick == 0 ||
+  if (g->lockedm != nullptr || p == nullptr ||
+      p->schedtick.load(std::memory_order_relaxed) % kGlobalQueueTick == 0 ||
       sched.shutdown.load(std::memory_order_relaxed) || IsRetired(p)) {
     return false;
   }
@@ -169,7 +182,7 @@ bool TryDirectSwitch(G* g, SwitchRequest* req) {
   CasGStatus(next, GStatus::kRunnable, GStatus::kRunning);
   next->m = m;
   m->curg = next;
-  p->schedtick++;
+  NextSchedTick(p);
   ResumeInfo ri{m, g, req};
   if (req->kind == SwitchKind::kExit) {
     // A dying fiber passes no fake-stack slot: ASan frees its fake stack.
@@ -225,6 +238,11 @@ __attribute__((noinline)) void SetErrno(int e) {
 void Yield(G* g) {
   SwitchRequest req{SwitchKind::kGosched};
   if (TryDirectSwitch(g, &req)) return;
+  Mcall(g, &req);
+}
+
+void YieldPreempted(G* g) {
+  SwitchRequest req{SwitchKind::kPreempt};
   Mcall(g, &req);
 }
 

@@ -13,7 +13,8 @@
 namespace gort::runtime::internal {
 
 // What a G asks its M's g0 to do after switching away (Go: mcall's fn).
-enum class SwitchKind { kGosched, kPark, kExit, kExitSyscall };
+// kPreempt: a yield asked for by sysmon; the G goes to the global queue.
+enum class SwitchKind { kGosched, kPreempt, kPark, kExit, kExitSyscall };
 struct SwitchRequest {
   SwitchKind kind;
   bool (*unlock)(void* arg) = nullptr;  // kPark: runs once the G is saved (on g0, or
@@ -42,9 +43,21 @@ G* Execute(M* m, G* g);
 // destructors): the fiber is unwound at its next park point instead.
 void Mcall(G* g, SwitchRequest* req);
 void McallNoUnwind(G* g, SwitchRequest* req);
+// The owner of p is about to run a G: count it (sysmon watches the count to
+// find a G that runs long) and drop a preemption request meant for the G
+// that ran before. Owner P only.
+inline void NextSchedTick(P* p) {
+  p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (p->preempt.load(std::memory_order_relaxed))
+    p->preempt.store(false, std::memory_order_relaxed);
+}
 // Yields: straight to the next local G if there is one, else through g0.
 // The running G only. Go: gosched_m.
 void Yield(G* g);
+// A preempted G's yield: through g0, to the tail of the global queue, so
+// that whatever waits there (fibers readied by sysmon's timers or by plain
+// threads) runs before it again. The running G only. Go: gopreempt_m.
+void YieldPreempted(G* g);
 // Parks g, the running G; unlock(arg) runs once g is saved (on g0 or the
 // next G) and returns false to resume g at once. Go: gopark.
 void ParkG(G* g, bool (*unlock)(void*), void* arg);

@@ -508,7 +508,7 @@ PollResult PollWait(int fd, int mode, const std::atomic<int64_t>* deadline, int*
     AddTimer(&timer);
   }
   try {
-    Block(&pw.w, &pd->lock);
+    Block(&pw.w, &pd->lock, "IO wait");
   } catch (...) {
     // Unwound (shutdown) while waiting: leave nothing that points here.
     {

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "gort/internal/runtime_support.h"
 #include "gort/panic.h"
+#include "gort/runtime.h"
 
 namespace gort::poll {
 namespace {
@@ -53,6 +54,7 @@ int ReadyNow(int fd, int events) {
 }  // namespace
 
 absl::Status Wait(int fd, int events, absl::Time deadline) {
+  runtime::CheckPreempt();
   if (events == 0 || (events & ~(kReadable | kWritable)) != 0) {
     throw Panic(absl::StrCat("gort: poll::Wait: events is ", events,
                              "; want kReadable, kWritable or both"));

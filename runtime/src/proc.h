@@ -89,6 +89,9 @@ struct G {
   void (*invoke)(void*, bool) = nullptr;
   void* fn = nullptr;  // the callable, on this G's stack
   bool is_main = false;
+  // What it waits for while kWaiting, in Go's words (a static string;
+  // written by the G before it parks, read by the deadlock report).
+  const char* wait_reason = nullptr;
   std::atomic<bool> unwinding{false};  // set at shutdown: throw ForcedUnwind on resume
   // Set with `unwinding`: the G had been readied (its wait completed by a
   // waker, who is done with the wait's object) rather than still waiting.
@@ -157,7 +160,14 @@ struct P {
   int id = 0;
   std::atomic<PStatus> status{PStatus::kDead};
   M* m = nullptr;  // owner while kRunning
-  uint32_t schedtick = 0;
+  // Bumped by the owner each time it runs a G; read by sysmon to tell a G
+  // that has run for long (relaxed: a hint).
+  std::atomic<uint32_t> schedtick{0};
+  // Set by sysmon: the G running here has run kForcePreemptNs without
+  // parking or yielding; it yields at its next CheckPreempt. Cleared when
+  // the P runs another G. Go: g.preempt (on the P here, so that sysmon need
+  // not read the M's current G).
+  std::atomic<bool> preempt{false};
   std::atomic<uint32_t> syscalltick{0};
   RunQueue runq;
   std::atomic<G*> runnext{nullptr};
@@ -173,6 +183,8 @@ struct P {
   // sysmon's view (sysmon only)
   uint32_t sysmon_tick = 0;
   int64_t sysmon_when = 0;
+  uint32_t sysmon_schedtick = 0;
+  int64_t sysmon_schedwhen = 0;
 };
 
 struct Sched {
@@ -250,6 +262,7 @@ struct Sched {
   std::atomic<M*> poll_sleeper{nullptr};
   std::atomic<int64_t> poll_until{INT64_MAX};
 
+  std::atomic<bool> preempt{true};  // Options::preempt of this Run
   std::size_t stack_size = kDefaultStackSize;
   int max_threads = kDefaultMaxThreads;
   std::atomic<int> nthreads{0};  // every thread the runtime created and has not joined

@@ -248,6 +248,7 @@ absl::Status Boot(const Options& options, const char* who, bool embedded) {
       options.stack_size == 0 ? kDefaultStackSize : std::max(options.stack_size, kMinStackSize);
   sched.max_threads = options.max_threads > 0 ? options.max_threads : kDefaultMaxThreads;
   sched.process_reapers = DefaultReapers(options.process_reapers);
+  sched.preempt.store(options.preempt, std::memory_order_relaxed);
   sched.ncpu.store(NumCPU(), std::memory_order_relaxed);
   sched.shutdown.store(false, std::memory_order_seq_cst);
   sched.main_finished.store(false, std::memory_order_relaxed);

@@ -411,7 +411,7 @@ HaveP EnsureP(M* m) {
 // empty, and gort cannot preempt them (Go leaves this to sysmon's 10 ms).
 G* TakeQueued(P* p) {
   if (p->timer0_when.load(std::memory_order_acquire) != 0) RunTimers(p, Nanotime());
-  if (p->schedtick % kGlobalQueueTick == 0) {
+  if (p->schedtick.load(std::memory_order_relaxed) % kGlobalQueueTick == 0) {
     if (NetpollWaiters() > 0 && !NetpollBlocked()) Netpoll(0);
     if (sched.runq_size.load(std::memory_order_acquire) > 0) {
       LockGuard l(sched.lock);

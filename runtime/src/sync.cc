@@ -1,5 +1,6 @@
-// sync.Mutex and sync.WaitGroup slow paths: Go's sync/mutex.go and
-// sync/waitgroup.go, over the runtime's address-keyed semaphores.
+// sync.Mutex, RWMutex, Cond and WaitGroup slow paths: Go's sync/mutex.go,
+// rwmutex.go, cond.go and waitgroup.go, over the runtime's address-keyed
+// semaphores and notify lists (semtable.cc).
 #include "gort/sync.h"
 
 #include "fatal.h"
@@ -14,6 +15,16 @@ using runtime::internal::CpuRelax;
 using runtime::internal::Nanotime;
 using runtime::internal::SemAcquire;
 using runtime::internal::SemRelease;
+
+// A fiber being unwound at shutdown runs its destructors on the Run thread
+// (m0). A throw from a destructor there is std::terminate, so the misuse
+// panics of an Unlock are skipped on that path: a Cond::Wait unwound while
+// another fiber held its mutex gives the mutex up without re-taking it, and
+// its caller's lock guard then unlocks a mutex it does not hold.
+static bool UnwindingAtShutdown() {
+  runtime::internal::M* m = runtime::internal::GetM();
+  return m != nullptr && m->is_m0;
+}
 
 namespace {
 
@@ -52,6 +63,7 @@ void DoSpin() {
 }  // namespace
 
 bool Mutex::TryLock() {
+  runtime::CheckPreempt();
   int32_t old = state_.load(std::memory_order_relaxed);
   if ((old & (kLocked | kStarving)) != 0) return false;
   return state_.compare_exchange_strong(old, old | kLocked, std::memory_order_acquire,
@@ -60,6 +72,7 @@ bool Mutex::TryLock() {
 
 // Go: (*Mutex).lockSlow.
 void Mutex::LockSlow() {
+  runtime::CheckPreempt();
   int64_t wait_start = 0;
   bool starving = false;
   bool awoke = false;
@@ -91,7 +104,7 @@ void Mutex::LockSlow() {
       if ((old & (kLocked | kStarving)) == 0) break;  // locked it
       bool lifo = wait_start != 0;
       if (wait_start == 0) wait_start = Nanotime();
-      SemAcquire(&sema_, lifo);
+      SemAcquire(&sema_, lifo, "sync.Mutex.Lock");
       starving = starving || Nanotime() - wait_start > kStarvationThresholdNs;
       old = state_.load(std::memory_order_acquire);
       if ((old & kStarving) != 0) {
@@ -114,6 +127,7 @@ void Mutex::LockSlow() {
 void Mutex::UnlockSlow(int32_t now) {
   if (((now + kLocked) & kLocked) == 0) {
     state_.fetch_add(kLocked, std::memory_order_relaxed);  // undo, then report
+    if (UnwindingAtShutdown()) return;
     throw Panic("sync: unlock of unlocked mutex");
   }
   if ((now & kStarving) == 0) {
@@ -133,8 +147,106 @@ void Mutex::UnlockSlow(int32_t now) {
   SemRelease(&sema_, true);
 }
 
+// Go: (*RWMutex).RLock's slow path: a writer holds or waits for the lock,
+// and will release us from reader_sem_ in its Unlock.
+void RWMutex::RLockSlow() {
+  runtime::CheckPreempt();
+  SemAcquire(&reader_sem_, false, "sync.RWMutex.RLock");
+}
+
+// Go: (*RWMutex).rUnlockSlow. r is reader_count_ after our decrement, and
+// negative: a writer waits (or holds it, or this is misuse).
+void RWMutex::RUnlockSlow(int32_t r) {
+  if (r + 1 == 0 || r + 1 == -kMaxReaders) {
+    reader_count_.fetch_add(1, std::memory_order_relaxed);  // undo, then report
+    if (UnwindingAtShutdown()) return;
+    throw Panic("sync: RUnlock of unlocked RWMutex");
+  }
+  // A writer waits: the last departing reader lets it in.
+  if (reader_wait_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) {
+    SemRelease(&writer_sem_, false);
+  }
+}
+
+// Go: (*RWMutex).Lock. Writers exclude each other with w_; then the writer
+// announces itself by making reader_count_ negative (new readers queue on
+// reader_sem_) and waits for the r readers that were in flight, which count
+// reader_wait_ down as they leave.
+void RWMutex::Lock() {
+  runtime::CheckPreempt();
+  w_.Lock();
+  int32_t r = reader_count_.fetch_sub(kMaxReaders, std::memory_order_acq_rel);
+  if (r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0) {
+    SemAcquire(&writer_sem_, false, "sync.RWMutex.Lock");
+  }
+}
+
+// Go: (*RWMutex).TryLock.
+bool RWMutex::TryLock() {
+  runtime::CheckPreempt();
+  if (!w_.TryLock()) return false;
+  int32_t zero = 0;
+  if (!reader_count_.compare_exchange_strong(zero, -kMaxReaders, std::memory_order_acq_rel,
+                                             std::memory_order_relaxed)) {
+    w_.Unlock();
+    return false;
+  }
+  return true;
+}
+
+// Go: (*RWMutex).TryRLock.
+bool RWMutex::TryRLock() {
+  runtime::CheckPreempt();
+  int32_t c = reader_count_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (c < 0) return false;  // a writer holds it or waits
+    if (reader_count_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel,
+                                            std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+}
+
+// Go: (*RWMutex).Unlock: let the readers that queued behind us in, then
+// the next writer.
+void RWMutex::Unlock() {
+  runtime::CheckPreempt();
+  int32_t r = reader_count_.fetch_add(kMaxReaders, std::memory_order_acq_rel) + kMaxReaders;
+  if (r >= kMaxReaders) {
+    reader_count_.fetch_sub(kMaxReaders, std::memory_order_relaxed);  // undo, then report
+    if (UnwindingAtShutdown()) return;
+    throw Panic("sync: Unlock of unlocked RWMutex");
+  }
+  for (int32_t i = 0; i < r; i++) SemRelease(&reader_sem_, false);
+  w_.Unlock();
+}
+
+// Go: (*Cond).Wait. The ticket is taken before the mutex is released, so a
+// Signal that comes in between is not lost (see NotifyListWait).
+void Cond::Wait() {
+  runtime::CheckPreempt();
+  uint32_t t = runtime::internal::NotifyListAdd(&wait_);
+  mu_.Unlock();
+  // Unwound at shutdown while waiting: the exception leaves without the
+  // mutex (taking it could park, which is fatal then); see
+  // UnwindingAtShutdown for what the caller's guard then does.
+  runtime::internal::NotifyListWait(&wait_, &notify_, t);
+  mu_.Lock();
+}
+
+void Cond::Signal() {
+  runtime::CheckPreempt();
+  runtime::internal::NotifyListNotifyOne(&wait_, &notify_);
+}
+
+void Cond::Broadcast() {
+  runtime::CheckPreempt();
+  runtime::internal::NotifyListNotifyAll(&wait_, &notify_);
+}
+
 // Go: (*WaitGroup).Add.
 void WaitGroup::Add(int delta) {
+  runtime::CheckPreempt();
   uint64_t d = static_cast<uint64_t>(static_cast<int64_t>(delta)) << 32;
   uint64_t st = state_.fetch_add(d, std::memory_order_acq_rel) + d;
   auto v = static_cast<int32_t>(st >> 32);
@@ -155,11 +267,12 @@ void WaitGroup::Add(int delta) {
 
 // Go: (*WaitGroup).Wait.
 void WaitGroup::Wait() {
+  runtime::CheckPreempt();
   uint64_t st = state_.load(std::memory_order_acquire);
   for (;;) {
     if ((st >> 32) == 0) return;
     if (state_.compare_exchange_weak(st, st + 1, std::memory_order_acq_rel)) {
-      SemAcquire(&sema_, false);
+      SemAcquire(&sema_, false, "sync.WaitGroup.Wait");
       if (state_.load(std::memory_order_acquire) != 0) {
         throw Panic("sync: WaitGroup is reused before previous Wait has returned");
       }

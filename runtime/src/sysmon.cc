@@ -75,6 +75,33 @@ int Retake(int64_t now) {
   return n;
 }
 
+// A G that has held its P this long without parking or yielding is asked
+// to yield. Go: forcePreemptNS.
+constexpr int64_t kForcePreemptNs = 10 * 1000 * 1000;
+
+// Marks the Ps whose current G has run kForcePreemptNs (the P's schedtick
+// has not moved for that long). Go: retake's _Prunning half, preemptone.
+// The mark may land just after that G parked and another started; the new
+// G then yields once early, which is harmless (Go has the same race).
+void PreemptLongRunning(int64_t now) {
+  if (!sched.preempt.load(std::memory_order_relaxed)) return;
+  int nallp = sched.nallp.load(std::memory_order_acquire);
+  for (int i = 0; i < nallp; i++) {
+    P* p = sched.allp[i].load(std::memory_order_acquire);
+    if (p == nullptr) continue;
+    if (p->status.load(std::memory_order_acquire) != PStatus::kRunning) continue;
+    uint32_t t = p->schedtick.load(std::memory_order_relaxed);
+    if (p->sysmon_schedtick != t) {
+      p->sysmon_schedtick = t;
+      p->sysmon_schedwhen = now;
+      continue;
+    }
+    if (now - p->sysmon_schedwhen >= kForcePreemptNs) {
+      p->preempt.store(true, std::memory_order_relaxed);
+    }
+  }
+}
+
 // Timers nobody has run 1 ms after their deadline: every P is busy (or held
 // by an M blocked outside a syscall bracket). Timer functions need no P, so
 // sysmon runs them itself. Go's sysmon starts an M for them instead, which
@@ -113,6 +140,7 @@ void* SysmonMain(void*) {
     int64_t next_timer = EarliestTimer();
     if (next_timer != 0 && now > next_timer + kTimerOverdueNs) RunAllTimers(now);
     SysmonNetpoll(now);
+    PreemptLongRunning(now);
     if (Retake(now) > 0) {
       idle = 0;
     } else {

@@ -22,7 +22,7 @@ bool ReleaseAfterPark(void* r) {
 }  // namespace
 
 namespace {
-void BlockOn(M* m, G* g, Waiter* w, void (*unlock)(void*), void* arg) {
+void BlockOn(M* m, G* g, Waiter* w, void (*unlock)(void*), void* arg, const char* reason) {
   if (m != nullptr && m->is_m0) {
     // The Run thread is unwinding a fiber at shutdown: nothing will ready it.
     unlock(arg);
@@ -32,6 +32,7 @@ void BlockOn(M* m, G* g, Waiter* w, void (*unlock)(void*), void* arg) {
     if (g->status.load(std::memory_order_relaxed) == GStatus::kSyscall) {
       Throw("blocking on a runtime object inside EnterSyscall/ExitSyscall");
     }
+    g->wait_reason = reason;
     Release rel{unlock, arg};
     ParkG(g, &ReleaseAfterPark, &rel);
     return;
@@ -42,15 +43,15 @@ void BlockOn(M* m, G* g, Waiter* w, void (*unlock)(void*), void* arg) {
 }
 }  // namespace
 
-void BlockWith(Waiter* w, void (*unlock)(void*), void* arg) {
+void BlockWith(Waiter* w, void (*unlock)(void*), void* arg, const char* reason) {
   M* m = GetM();
-  BlockOn(m, CurrentG(m), w, unlock, arg);
+  BlockOn(m, CurrentG(m), w, unlock, arg, reason);
 }
 
-void Block(Waiter* w, Lock* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+void Block(Waiter* w, Lock* l, const char* reason) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   M* m = GetM();
   w->g = CurrentG(m);
-  BlockOn(m, w->g, w, &UnlockLock, l);
+  BlockOn(m, w->g, w, &UnlockLock, l, reason);
 }
 
 void Wake(Waiter* w) {
@@ -71,7 +72,7 @@ void Sema::Acquire() {
   Waiter w;
   waiters_.Push(&w);
   try {
-    Block(&w, &lock_);
+    Block(&w, &lock_, "semacquire");
   } catch (...) {
     // Unwound at shutdown while queued: do not leave a dangling waiter.
     LockGuard l(lock_);

@@ -48,11 +48,13 @@ struct Waiter {
 };
 
 // Blocks the caller (fiber or thread) until Wake(w); `l` is held on entry and
-// released once the caller is committed to sleeping.
-void Block(Waiter* w, Lock* l) ABSL_UNLOCK_FUNCTION(l);
+// released once the caller is committed to sleeping. `reason` is what a
+// fatal error says the fiber was doing, in Go's words ("chan receive",
+// "select", "sync.Cond.Wait"; Go: waitReason); a static string.
+void Block(Waiter* w, Lock* l, const char* reason) ABSL_UNLOCK_FUNCTION(l);
 // The same with any release action (a select releases several locks).
 // `w` stands for every waiter of the caller: they share its g and note.
-void BlockWith(Waiter* w, void (*unlock)(void*), void* arg);
+void BlockWith(Waiter* w, void (*unlock)(void*), void* arg, const char* reason);
 void Wake(Waiter* w);
 
 // A FIFO of waiters, guarded by the owner's Lock. Inline: it is on every

@@ -571,5 +571,82 @@ TEST_P(ChanTest, ShutdownUnwindsFibersBlockedOnChannels) {
   EXPECT_EQ(tracker.use_count(), 1) << "a fiber's captures were not destroyed at shutdown";
 }
 
+// SelectCases over a std::vector<Case> (Go's reflect.Select): fan in from a
+// set of channels known at run time, dropping each as it closes, and mix in
+// dynamic send cases. Every value arrives once.
+TEST_P(ChanTest, DynamicSelectOverAVector) {
+  RunFibers([] {
+    constexpr int kInputs = 12, kPer = 200;
+    std::vector<Chan<int>> inputs;
+    for (int k = 0; k < kInputs; k++) inputs.emplace_back(k % 3);  // mixed capacities
+    for (int k = 0; k < kInputs; k++) {
+      Go([c = inputs[k], k] {
+        for (int i = 0; i < kPer; i++) c.Send(k * kPer + i);
+        c.Close();
+      });
+    }
+    Chan<int> echo(0);  // a send case on a receiver that is sometimes there
+    std::atomic<int> echoed{0};
+    Go([echo, &echoed] {  // its own handle: main's goes first
+      while (echo.Recv()) echoed.fetch_add(1);
+    });
+    std::vector<int> seen(kInputs * kPer);
+    std::vector<std::optional<int>> vals(kInputs);
+    int sends = 0;
+    while (!inputs.empty()) {
+      std::vector<Case> cs;
+      for (std::size_t k = 0; k < inputs.size(); k++) cs.push_back(OnRecv(inputs[k], &vals[k]));
+      cs.push_back(OnSend(echo, sends));
+      std::size_t i = SelectCases(cs.data(), cs.size());
+      if (i == inputs.size()) {
+        sends++;
+        continue;
+      }
+      ASSERT_LT(i, inputs.size());
+      if (!vals[i]) {
+        inputs.erase(inputs.begin() + static_cast<long>(i));
+        vals.erase(vals.begin() + static_cast<long>(i));
+        continue;
+      }
+      seen[*vals[i]]++;
+    }
+    for (int x : seen) EXPECT_EQ(x, 1);
+    echo.Close();
+    YieldUntil([&] { return echoed.load() == sends; });
+  });
+}
+
+// SelectCases with no cases is Go's `select {}`: it blocks forever, for a
+// null array and for an empty vector, and shutdown unwinds the fibers
+// parked there. (The deadlock report's "select (no cases)" is in
+// death_test.cc.)
+TEST_P(ChanTest, EmptySelectBlocksForever) {
+  auto tracker = std::make_shared<int>(0);
+  RunFibers([&] {
+    std::atomic<int> entered{0};
+    Go([&, t = tracker] {
+      entered++;
+      SelectCases(nullptr, 0);
+      ADD_FAILURE() << "select {} returned";
+    });
+    Go([&, t = tracker] {
+      std::vector<Case> none;
+      entered++;
+      SelectCases(none.data(), none.size());
+      ADD_FAILURE() << "select {} returned";
+    });
+    Go([&, t = tracker] {
+      Chan<int> nil;
+      std::optional<int> v;
+      entered++;
+      Select(OnRecv(nil, &v), OnSend(nil, 1));  // only nil channels: forever too
+      ADD_FAILURE() << "select on nil channels returned";
+    });
+    YieldUntil([&] { return entered.load() == 3; });
+    for (int i = 0; i < 20; i++) Gosched();
+  });
+  EXPECT_EQ(tracker.use_count(), 1);
+}
+
 }  // namespace
 }  // namespace gort

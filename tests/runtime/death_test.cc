@@ -5,6 +5,7 @@
 
 #include "chaos.h"
 #include "gort/chan.h"
+#include "gort/sync.h"
 #include "gort/time.h"
 #include "testing.h"
 #include "wait.h"
@@ -29,7 +30,7 @@ TEST_F(DeathTest, RandomScheduleSeedIsTakenAndPrintedOnFatalErrors) {
                }),
                "gort: random schedule seed 987654321 \\(GORT_SCHEDULE_SEED=987654321 replays "
                "it\\)(.|\n)*fatal error: all goroutines are asleep - deadlock!\n"
-               "gort: random schedule seed 987654321");
+               "(.|\n)*gort: random schedule seed 987654321");
   unsetenv("GORT_SCHEDULE_SEED");
 }
 #endif
@@ -92,6 +93,45 @@ TEST_F(DeathTest, AllFibersBlockedOnChannelsIsADeadlock) {
                  Select(OnRecv(a, &v), OnRecv(b, &v));
                }),
                "fatal error: all goroutines are asleep - deadlock!");
+}
+
+// The report names what each parked fiber waits for, in Go's words; Go's
+// `select {}` is SelectCases with no cases.
+TEST_F(DeathTest, DeadlockNamesTheWaitsAsGoDoes) {
+  EXPECT_DEATH(runtime::Run([] {
+                 Chan<int> a(0);
+                 Go([=] { a.Recv(); });
+                 Chan<int> nil;
+                 Go([=] { nil.Send(1); });
+                 SelectCases(nullptr, 0);
+               }),
+               "fatal error: all goroutines are asleep - deadlock!\n\n"
+               "goroutine 1 \\[select \\(no cases\\)\\]:\n(.|\n)*"
+               "goroutine [0-9]+ \\[chan receive\\]:\n(.|\n)*"
+               "goroutine [0-9]+ \\[chan send \\(nil chan\\)\\]:");
+}
+
+TEST_F(DeathTest, DeadlockNamesSyncWaits) {
+  EXPECT_DEATH(runtime::Run([] {
+                 static sync::Mutex mu;
+                 static sync::Cond c(mu);
+                 static sync::RWMutex rw;
+                 Go([] {
+                   mu.Lock();
+                   c.Wait();
+                 });
+                 Go([] {
+                   Chan<int> never(0);
+                   std::optional<int> v;
+                   Select(OnRecv(never, &v), OnRecv(never, &v));
+                 });
+                 rw.RLock();
+                 rw.Lock();
+               }),
+               "fatal error: all goroutines are asleep - deadlock!\n\n"
+               "goroutine 1 \\[sync.RWMutex.Lock\\]:\n(.|\n)*"
+               "goroutine [0-9]+ \\[sync.Cond.Wait\\]:\n(.|\n)*"
+               "goroutine [0-9]+ \\[select\\]:");
 }
 
 TEST_F(DeathTest, MainGoexitThenEveryoneExits) {

@@ -3,6 +3,8 @@
 #define GORT_GORT_H_
 
 #include "gort/chan.h"
+#include "gort/context.h"
+#include "gort/errgroup.h"
 #include "gort/exec.h"
 #include "gort/os.h"
 #include "gort/panic.h"

@@ -287,8 +287,19 @@ Case OnDefault();
 
 // Select over an array of n cases known only at run time (Go's
 // reflect.Select): runs one, as Select does, and returns its index in
-// `cases`. n == 0, or only nil-channel cases and no default, blocks forever
-// (Go's `select {}`). May panic as the cases' operations do.
+// `cases`. The usual holder is a std::vector<Case> (Case is move-only;
+// push_back(OnRecv(...)) builds it), rebuilt for each call since a Case's
+// send value is consumed by the select:
+//
+//   std::vector<Case> cs;
+//   for (auto& c : inputs) cs.push_back(OnRecv(c, &vals[cs.size()]));
+//   std::size_t i = SelectCases(cs.data(), cs.size());
+//
+// n == 0 (cases may then be null) blocks the caller forever, Go's
+// `select {}`: a fiber parks (a deadlock report names it "select (no
+// cases)", as Go does), a plain thread sleeps; shutdown unwinds a fiber
+// parked there. Only nil-channel cases and no default also block forever
+// (reported as "select"). May panic as the cases' operations do.
 std::size_t SelectCases(Case* cases, std::size_t n);
 
 // Runs one case and returns its index (the position among the arguments):

@@ -57,6 +57,9 @@ struct Options {
   // OS thread, fork every child on their thread and wait there for all of
   // them: O(K) threads however many children run.
   int process_reapers = 0;
+  // Cooperative preemption (see CheckPreempt): a fiber that has run 10 ms
+  // without parking or yielding is asked to yield at its next gort call.
+  bool preempt = true;
 };
 inline constexpr int kMaxProcessReapers = 256;
 
@@ -171,7 +174,20 @@ void Go(F&& fn) {
   detail::StartFiber(nf.g);
 }
 
-void Gosched();              // yield the P, stay runnable (outside a fiber: sched_yield)
+void Gosched();  // yield the P, stay runnable (outside a fiber: sched_yield)
+
+// Cooperative preemption, as Go before 1.14 and tokio's budget: sysmon marks
+// a fiber that has held its P for 10 ms without parking or yielding, and the
+// fiber yields (as Gosched) at its next check. Checks are made at the start
+// of channel operations and selects, Go, the out-of-line sync calls
+// (RWMutex, Cond, WaitGroup, a contended Mutex), timers and poll::Wait; a
+// loop that calls none of them (an interpreter's, a VM's) calls
+// CheckPreempt itself now and then, for instance from a count hook. It costs
+// a thread-local read and a load when no yield is due. A fiber locked to
+// its thread (LockOSThread) or inside a system-call bracket is never
+// preempted, nor is anything when Options::preempt is false. Outside a
+// fiber, a no-op. Go: the stack-bound check of a goroutine's prologue.
+void CheckPreempt();
 [[noreturn]] void Goexit();  // end the calling fiber, unwinding it (deferred destructors run)
 void LockOSThread();         // nesting counter, as Go >= 1.10
 void UnlockOSThread();       // no-op when not locked

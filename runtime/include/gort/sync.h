@@ -1,12 +1,16 @@
-// gort/sync.h: Go's sync.Mutex, sync.WaitGroup and sync.Once.
+// gort/sync.h: Go's sync.Mutex, sync.RWMutex, sync.Cond, sync.WaitGroup and
+// sync.Once.
 //
-// All three park fibers (the OS thread runs other fibers meanwhile) and also
-// work from plain OS threads, which then sleep on a futex; fibers and threads
-// may share one object. They are Go's algorithms over address-keyed runtime
-// semaphores (Go's semtable), so an object is a few words and needs no
-// destructor work.
+// All of them park fibers (the OS thread runs other fibers meanwhile) and
+// also work from plain OS threads, which then sleep on a futex; fibers and
+// threads may share one object. They are Go's algorithms over address-keyed
+// runtime semaphores (Go's semtable), so an object is a few words and needs
+// no destructor work.
 //
-// Ordering: Unlock happens-before the Lock that next acquires the mutex;
+// Ordering: Unlock happens-before the Lock that next acquires the mutex; for
+// an RWMutex, the n-th Unlock happens-before the (n+1)-th Lock and every
+// RLock that returns after it, and an RUnlock happens-before the Lock that
+// follows it; Signal and Broadcast happen-before the Wait they wake returns;
 // Done (or Add with a negative delta that brings the counter to zero)
 // happens-before the Wait it releases returns; the completion of f in
 // Once::Do happens-before any Do returns.
@@ -14,9 +18,12 @@
 // Mutex follows Go's fairness rules: a woken waiter competes with arriving
 // lockers (normal mode, fast under contention), but a waiter that has waited
 // more than 1 ms switches the mutex to starvation mode, where Unlock hands it
-// straight to the waiter at the head of the queue.
+// straight to the waiter at the head of the queue. RWMutex prefers writers as
+// Go's does: once a Lock is waiting, new RLocks wait until that writer has
+// had its turn, so a stream of readers cannot starve a writer.
 //
 // Misuse panics with Go's words: "sync: unlock of unlocked mutex",
+// "sync: RUnlock of unlocked RWMutex", "sync: Unlock of unlocked RWMutex",
 // "sync: negative WaitGroup counter", "sync: WaitGroup is reused before
 // previous Wait has returned".
 #ifndef GORT_SYNC_H_
@@ -60,6 +67,83 @@ class Mutex {
   void UnlockSlow(int32_t now);
   std::atomic<int32_t> state_{0};
   std::atomic<uint32_t> sema_{0};
+};
+
+// Go's sync.RWMutex: any number of readers or one writer. A waiting writer
+// blocks new readers (writer preference), so a reader must not RLock again
+// while it holds a read lock if a writer may come: that is a deadlock, as in
+// Go. Not tied to a fiber or thread: one may lock and another unlock.
+class RWMutex {
+ public:
+  RWMutex() = default;
+  RWMutex(const RWMutex&) = delete;
+  RWMutex& operator=(const RWMutex&) = delete;
+
+  // Write lock: waits for the writer before it, then for the readers in
+  // flight; new readers wait from the moment it starts waiting.
+  void Lock();
+  // Panics with "sync: Unlock of unlocked RWMutex" if not write-locked.
+  void Unlock();
+  // Read lock: waits only while a writer holds or waits for the lock.
+  void RLock() {
+    if (reader_count_.fetch_add(1, std::memory_order_acq_rel) + 1 < 0) RLockSlow();
+  }
+  // Panics with "sync: RUnlock of unlocked RWMutex" if not read-locked.
+  void RUnlock() {
+    int32_t r = reader_count_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+    if (r < 0) RUnlockSlow(r);
+  }
+  bool TryLock();   // false if any reader or writer holds it (or a writer waits)
+  bool TryRLock();  // false if a writer holds it or waits for it
+  // Lockable (std::lock_guard, std::unique_lock) and SharedLockable
+  // (std::shared_lock).
+  void lock() { Lock(); }
+  bool try_lock() { return TryLock(); }
+  void unlock() { Unlock(); }
+  void lock_shared() { RLock(); }
+  bool try_lock_shared() { return TryRLock(); }
+  void unlock_shared() { RUnlock(); }
+
+ private:
+  // Go: rwmutexMaxReaders. A writer subtracts it from reader_count_, which
+  // is negative while a writer holds or waits for the lock.
+  static constexpr int32_t kMaxReaders = 1 << 30;
+  void RLockSlow();
+  void RUnlockSlow(int32_t r);
+  Mutex w_;                               // held by the writer, and by a waiting one
+  std::atomic<uint32_t> writer_sem_{0};   // the writer waits here for departing readers
+  std::atomic<uint32_t> reader_sem_{0};   // readers wait here for the writer
+  std::atomic<int32_t> reader_count_{0};  // readers holding or waiting (see kMaxReaders)
+  std::atomic<int32_t> reader_wait_{0};   // readers the waiting writer still waits for
+};
+
+// Go's sync.Cond over a sync::Mutex: a place for fibers and threads to wait
+// for a condition that the holders of the mutex change.
+//
+//   std::unique_lock<sync::Mutex> l(mu);
+//   while (!ready) cond.Wait();   // Wait unlocks mu, waits, locks it again
+//
+// Wait must be called with the mutex held. Signal wakes the longest waiting
+// caller of Wait (if any), Broadcast every one; neither needs the mutex.
+// No wake-up is lost: a Wait that has unlocked the mutex but not yet gone to
+// sleep when Signal or Broadcast runs is woken all the same (Go's ticketed
+// notify list). A woken Wait must re-check its condition: another locker may
+// have changed it before Wait got the mutex back.
+class Cond {
+ public:
+  explicit Cond(Mutex& m) : mu_(m) {}
+  Cond(const Cond&) = delete;
+  Cond& operator=(const Cond&) = delete;
+
+  void Wait();
+  void Signal();
+  void Broadcast();
+  Mutex& L() const { return mu_; }  // Go's Cond.L
+
+ private:
+  Mutex& mu_;
+  std::atomic<uint32_t> wait_{0};    // the next ticket a Wait takes
+  std::atomic<uint32_t> notify_{0};  // the next ticket to wake; written under the bucket lock
 };
 
 class WaitGroup {
