@@ -88,6 +88,10 @@ void CheckPreempt() {
   if (p == nullptr || !p->preempt.load(std::memory_order_relaxed)) return;
   G* g = m->curg;
   if (g == nullptr || m->is_m0) return;  // on g0 (timer code starting a fiber)
+  // Inside a NoWakeP scope the fiber has promised to give the P up itself
+  // in a moment, and must not move meanwhile: the mark waits for the next
+  // check (Go: a goroutine holding locks is not preempted either).
+  if (m->nowakep > 0) return;
   p->preempt.store(false, std::memory_order_relaxed);
   if (g->lockedm != nullptr) return;  // a locked fiber is never preempted
   YieldPreempted(g);

@@ -60,6 +60,13 @@ void JoinExitedMs() {
     done.assign(it, sched.allm.end());
     sched.allm.erase(it, sched.allm.end());
   }
+  // A StartM may still be inside WakeM for one of them: it took the M off
+  // the idle list, woke it, and the M ran, exited (a locked fiber ended)
+  // and was collected here before WakeM read m->in_netpoll. Free nothing
+  // until the wake-ups in flight are done (as JoinAllMs does).
+  if (!done.empty()) {
+    while (sched.nwaking.load(std::memory_order_acquire) != 0) sched_yield();
+  }
   for (M* m : done) {
     pthread_join(m->thread, nullptr);
     sched.nthreads.fetch_sub(1, std::memory_order_relaxed);

@@ -22,7 +22,8 @@ int ThreadLimit();
 // its own P (which holds nothing else) wakes no idle P: the caller promises
 // to give the P up right after (park, exit, or enter a blocking system
 // call), so the readied fiber runs next on this P or on the M the P is
-// handed to, and a woken P would only spin. Nothing in the scope may park.
+// handed to, and a woken P would only spin. Nothing in the scope may park,
+// and the fiber is not preempted inside it.
 // Outside a fiber it does nothing.
 class NoWakeP {
  public:
