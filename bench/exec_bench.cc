@@ -15,10 +15,10 @@
 #include <atomic>
 #include <cstdio>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "children_ratios.h"
 #include "gort/gort.h"
 
 namespace {
@@ -106,40 +106,16 @@ BENCHMARK(BM_CommandRun)->Arg(1)->Arg(16)->UseRealTime();
 BENCHMARK(BM_OsStartProcessRead1MiB)->Arg(1)->Arg(16)->UseRealTime();
 BENCHMARK(BM_CommandOutput)->Arg(1)->Arg(16)->UseRealTime();
 
-// Prints the table as usual and remembers each run's children/s for the
-// ratios.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      auto it = r.counters.find("children_per_s");
-      if (it != r.counters.end() && !r.error_occurred) rate[r.benchmark_name()] = it->second.value;
-    }
-  }
-  std::map<std::string, double> rate;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  auto& r = reporter.rate;
-  std::printf("\nRatios (children per second, same run; 1.00x: as fast as the os layer):\n");
-  const char* cases[][2] = {
+  static const char* const kCases[][2] = {
       {"BM_CommandRun/1/real_time", "BM_OsStartProcessWait/1/real_time"},
       {"BM_CommandRun/16/real_time", "BM_OsStartProcessWait/16/real_time"},
       {"BM_CommandOutput/1/real_time", "BM_OsStartProcessRead1MiB/1/real_time"},
       {"BM_CommandOutput/16/real_time", "BM_OsStartProcessRead1MiB/16/real_time"},
   };
-  for (auto& c : cases) {
-    const std::string a = c[0], b = c[1];
-    if (r.count(a) && r.count(b) && r[b] > 0) {
-      std::printf("  %-66s %7.0f/s vs %7.0f/s = %.2fx\n", (a + " / " + b).c_str(), r[a], r[b],
-                  r[a] / r[b]);
-    }
-  }
-  return 0;
+  return gort_bench::RunAndPrintRatios(
+      argc, argv, "Ratios (children per second, same run; 1.00x: as fast as the os layer):", kCases,
+      66);
 }

@@ -24,11 +24,11 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "children_ratios.h"
 #include "gort/gort.h"
 #include "gort/internal/runtime_support.h"
 
@@ -239,35 +239,10 @@ BENCHMARK(BM_StartProcessWait_1GiB)->Args({0, 1})->UseRealTime()->Iterations(300
 BENCHMARK(BM_RawCloneVfork_1GiB)->Args({0, 1})->UseRealTime()->Iterations(300);
 BENCHMARK(BM_RawForkExec_1GiB)->Args({0, 1})->UseRealTime()->Iterations(100);
 
-// Prints the table as usual and remembers each run's children/s, so that
-// main can print the ratios against raw clone(VM|VFORK) from the same run.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      auto it = r.counters.find("children_per_s");
-      if (it != r.counters.end() && !r.error_occurred) rate[r.benchmark_name()] = it->second.value;
-    }
-  }
-  std::map<std::string, double> rate;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  auto& r = reporter.rate;
-  auto ratio = [&](const std::string& a, const std::string& b) {
-    if (r.count(a) && r.count(b) && r[b] > 0) {
-      std::printf("  %-44s %7.0f/s vs %7.0f/s = %.2fx\n", (a + " / " + b).c_str(), r[a], r[b],
-                  r[a] / r[b]);
-    }
-  };
-  std::printf("\nRatios (children per second, same run):\n");
-  const char* cases[][2] = {
+  static const char* const kCases[][2] = {
       {"BM_StartProcessWait/0/1/real_time", "BM_RawCloneVfork/0/1/real_time"},
       {"BM_StartProcessWait/0/16/real_time", "BM_RawCloneVfork/0/16/real_time"},
       {"BM_StartProcessWait/1/1/real_time", "BM_RawCloneVfork/1/1/real_time"},
@@ -283,6 +258,6 @@ int main(int argc, char** argv) {
       {"BM_RawForkExec_1GiB/0/1/iterations:100/real_time",
        "BM_RawCloneVfork_1GiB/0/1/iterations:300/real_time"},
   };
-  for (auto& c : cases) ratio(c[0], c[1]);
-  return 0;
+  return gort_bench::RunAndPrintRatios(argc, argv,
+                                       "Ratios (children per second, same run):", kCases, 44);
 }
