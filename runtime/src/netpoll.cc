@@ -155,6 +155,23 @@ void WakeAll(Waiter* woken) {
   ReadyBatch(batch, n);
 }
 
+// pd's descriptor is forgotten (its table slot already cleared): its
+// waiters get `result` (chained onto *woken for WakeAll), late events and
+// timers will find the tag bumped, and pd goes to the free list.
+void Retire(PollDesc* pd, PollResult result, Waiter** woken)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(poller.lock) {
+  {
+    LockGuard pl(pd->lock);
+    TakeWaiters(pd, kPollRead | kPollWrite, result, woken);
+    pd->fd = -1;
+    pd->tag++;
+    pd->closing = false;
+    pd->ready = 0;
+  }
+  pd->next_free = poller.free;
+  poller.free = pd;
+}
+
 // A waiter's deadline passed: wake it with kTimeout if it still waits.
 // arg: its PollDesc; id: the waiter's.
 void DeadlineFired(void* arg, uint64_t id) {
@@ -321,19 +338,10 @@ void NetpollShutdown() {
         PollDesc* pd = chunk[i].load(std::memory_order_relaxed);
         if (pd == nullptr) continue;
         chunk[i].store(nullptr, std::memory_order_relaxed);
-        {
-          LockGuard pl(pd->lock);
-          // Only plain threads can still wait (every fiber was unwound): a
-          // spurious kReady sends them back to their I/O, and then to
-          // poll(2), since the poller is gone.
-          TakeWaiters(pd, kPollRead | kPollWrite, PollResult::kReady, &woken);
-          pd->fd = -1;
-          pd->tag++;
-          pd->closing = false;
-          pd->ready = 0;
-        }
-        pd->next_free = poller.free;
-        poller.free = pd;
+        // Only plain threads can still wait (every fiber was unwound): a
+        // spurious kReady sends them back to their I/O, and then to
+        // poll(2), since the poller is gone.
+        Retire(pd, PollResult::kReady, &woken);
       }
     }
     close(poller.wakefd.load(std::memory_order_relaxed));
@@ -566,16 +574,7 @@ void PollForget(int fd) {
     if (pd == nullptr) return;
     Slot(fd, false)->store(nullptr, std::memory_order_release);
     epoll_ctl(poller.epfd.load(std::memory_order_relaxed), EPOLL_CTL_DEL, fd, nullptr);
-    {
-      LockGuard pl(pd->lock);
-      TakeWaiters(pd, kPollRead | kPollWrite, PollResult::kClosing, &woken);
-      pd->fd = -1;
-      pd->tag++;
-      pd->closing = false;
-      pd->ready = 0;
-    }
-    pd->next_free = poller.free;
-    poller.free = pd;
+    Retire(pd, PollResult::kClosing, &woken);
   }
   WakeAll(woken);
 }
