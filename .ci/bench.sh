@@ -6,10 +6,13 @@
 # the plots (bench/harness/).
 #
 #   bash .ci/bench.sh [--quick] [--reps N] [--areas a,b,...] [--out DIR] [--build DIR]
+#                     [--max-load L [--wait S]]
 #   bash .ci/bench.sh --suites [Google Benchmark flags]   just gort's suites, as before
 #
 # Areas: runtime, chan, sync, process, exec, memory, threads (default: all).
 # --quick: short runs, 3 repetitions, smaller sizes (under 3 minutes).
+# --max-load L: first wait (up to S seconds, default 600) for the 1-minute
+# load average to fall below L; the report names the load either way.
 # --build DIR: reuse an existing build; one that is not Release or is built
 # with sanitizers is refused. Compare two runs with
 #   python3 bench/harness/compare.py OLD/results.json NEW/results.json

@@ -245,6 +245,11 @@ def render(results, made):
             v = ", ".join(f"{x:.2f}" for x in v)
         lines.append(f"| {label} | {v if v not in (None, '') else '—'} |")
     lines.append("")
+    load = meta.get("load_before") or [0]
+    if meta.get("cpus") and max(load[0], (meta.get("load_after") or [0])[0]) > 0.5 * meta["cpus"]:
+        lines.append(f"**Noisy machine:** the load average was {load[0]:.2f} before the run and "
+                     f"{(meta.get('load_after') or [0])[0]:.2f} after, on {meta['cpus']} CPUs: "
+                     "other work shared the CPUs, and times (the spread above all) suffer.\n")
     lines.append("Each row is the median of the repetitions, with their range; in every "
                  "repetition gort ran first and its peers right after (A B A B ...). "
                  "**gort's advantage** is the peer's cost over gort's (ns, KiB, threads) or "

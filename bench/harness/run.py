@@ -272,6 +272,10 @@ def main():
     ap.add_argument("--reps", type=int, help="repetitions (default 5; quick: 3)")
     ap.add_argument("--quick", action="store_true",
                     help="short runs, fewer sizes: a few minutes in all")
+    ap.add_argument("--max-load", type=float,
+                    help="before starting, wait (up to --wait seconds) for the 1-minute load "
+                         "average to drop below this")
+    ap.add_argument("--wait", type=float, default=600)
     args = ap.parse_args()
     args.areas = [a.strip() for a in args.areas.split(",") if a.strip()]
     for a in args.areas:
@@ -285,6 +289,12 @@ def main():
     out = os.path.abspath(args.out or os.path.join(
         build, "bench-results", datetime.datetime.now().strftime("%Y%m%d-%H%M%S")))
     os.makedirs(out, exist_ok=True)
+    if args.max_load is not None:
+        deadline = time.time() + args.wait
+        while (loadavg() or [0])[0] >= args.max_load and time.time() < deadline:
+            print(f"bench: load average {loadavg()} >= {args.max_load}; waiting",
+                  file=sys.stderr, flush=True)
+            time.sleep(30)
     meta = metadata(args, cache)
     print(f"bench: {len(args.areas)} area(s), {args.reps} repetition(s)"
           f"{' (quick)' if args.quick else ''}; load average {meta['load_before']}; "
