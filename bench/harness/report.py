@@ -12,6 +12,7 @@ build are refused.
 import argparse
 import json
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -87,7 +88,8 @@ def area_table(area, res, lines):
                         f"{', '.join(extra)} |")
             first = False
         if w["note"] and all(w["note"] not in n for n in notes):
-            notes.append(f"- {w['title'].split(',')[0]}: {w['note']}.")
+            label = re.sub(r"^\d+ ", "", w["title"].split(",")[0])
+            notes.append(f"- {label}: {w['note']}.")
     if not rows:
         return
     lines.append(f"## {wl.AREAS[area]}\n")
