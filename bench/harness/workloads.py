@@ -92,7 +92,9 @@ def _workloads():
                     GORT: ("runtime_bench", "BM_LockedPingPong/real_time", "real_time"),
                     GO: ("go_runtime", "BenchmarkLockedPingPong", "ns/round_trip"),
                     THREAD: ("runtime_bench", "BM_LockedPingPong_ThreadBaseline/real_time",
-                             "real_time")}))
+                             "real_time")},
+                "gort: the runtime's internal semaphores (as in runtime_bench); Go: unbuffered "
+                "channels; the thread baseline: two threads on binary semaphores"))
     ws.append(W("runtime", "syscall", "EnterSyscall + ExitSyscall (1 P)", "ns", "lower", {
         GORT: ("runtime_bench", "BM_SyscallEnterExit/1/real_time", "real_time")}))
 
