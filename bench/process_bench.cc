@@ -7,9 +7,17 @@
 //   BM_StartProcessWaitReapers/...       the same with process_reapers = 2
 //   (gort's rows also report, per child, the context switches, futex wakes
 //   and sleeps, OS threads created, M wake-ups, P hand-offs and retakes)
+//   BM_OsStartProcessWait/spawners       os::StartProcess + Process::Wait (the
+//                                        fix), static child, 1..64 spawners
+//   BM_OsLegacyStartProcessWait/spawners os::legacy (the pre-fix race): waits
+//                                        that lose their child to another
+//                                        fiber's wait count in lost_waits
 //   BM_RawCloneVfork/child/threads       clone(VM|VFORK) + execve + waitpid
+//   BM_RawVfork/child/threads            vfork + execve + waitpid
 //   BM_RawPosixSpawn/child/threads       posix_spawn + waitpid
 //   BM_RawForkExec/child/threads         fork + execve + waitpid
+// The static child's rows sweep 1, 2, 4, 16 and 64 spawners (the harness
+// plots throughput against them); /bin/true's run at 1 and 16.
 //   *_1GiB                               the same from a parent with 1 GiB resident
 #include <benchmark/benchmark.h>
 #include <sched.h>
@@ -125,6 +133,61 @@ BENCHMARK(BM_StartProcessWaitReapers)
     ->Args({1, 1})
     ->Args({1, 16})
     ->UseRealTime();
+void SpawnerSweep(benchmark::internal::Benchmark* b) {
+  for (int spawners : {1, 2, 4, 16, 64}) b->Args({spawners});
+  b->UseRealTime();
+}
+
+// os::StartProcess + Wait (legacy: os::legacy's) over `spawners` fibers.
+template <bool kLegacy>
+void OsLoop(benchmark::State& state) {
+  const int spawners = static_cast<int>(state.range(0));
+  const std::string path = ChildPath(0);
+  std::atomic<int64_t> left{static_cast<int64_t>(state.max_iterations)};
+  std::atomic<int> errors{0}, lost{0};
+  gort::runtime::Run(
+      [&] {
+        bool first = true;
+        for (auto _ : state) {
+          if (!first) continue;
+          first = false;
+          gort::sync::WaitGroup wg;
+          wg.Add(spawners);
+          for (int s = 0; s < spawners; s++) {
+            gort::runtime::Go([&] {
+              while (left.fetch_sub(1) > 0) {
+                auto p = kLegacy ? gort::os::legacy::StartProcess(path, {path}, {})
+                                 : gort::os::StartProcess(path, {path}, {});
+                if (!p.ok()) {
+                  errors.fetch_add(1);
+                  continue;
+                }
+                auto st = kLegacy ? gort::os::legacy::Wait(*p) : p->Wait();
+                if (kLegacy && !st.ok()) {
+                  lost.fetch_add(1);  // the race: another fiber's wait took it
+                } else if (!st.ok() || !st->Success()) {
+                  errors.fetch_add(1);
+                }
+              }
+              wg.Done();
+            });
+          }
+          wg.Wait();
+        }
+      },
+      gort::runtime::Options{.procs = 2});
+  // Lost children were reaped by other waits; collect any zombie left over.
+  while (kLegacy && waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  if (errors.load() != 0) state.SkipWithError("a start or wait failed");
+  state.counters["children_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  if (kLegacy) state.counters["lost_waits"] = lost.load();
+}
+void BM_OsStartProcessWait(benchmark::State& state) { OsLoop<false>(state); }
+void BM_OsLegacyStartProcessWait(benchmark::State& state) { OsLoop<true>(state); }
+BENCHMARK(BM_OsStartProcessWait)->Apply(SpawnerSweep);
+BENCHMARK(BM_OsLegacyStartProcessWait)->Apply(SpawnerSweep);
 
 // --- raw C methods -------------------------------------------------------------
 
@@ -144,6 +207,16 @@ pid_t SpawnClone(const char* path) {
   alignas(64) static thread_local char stack[64 * 1024];
   CloneArg arg{path};
   return clone(&CloneChild, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
+}
+
+pid_t SpawnVfork(const char* path) {
+  char* argv[] = {kArg0, nullptr};
+  pid_t pid = vfork();
+  if (pid == 0) {
+    execve(path, argv, environ);
+    _exit(127);
+  }
+  return pid;
 }
 
 pid_t SpawnPosix(const char* path) {
@@ -191,21 +264,19 @@ void RawLoop(benchmark::State& state) {
 }
 
 void BM_RawCloneVfork(benchmark::State& state) { RawLoop<SpawnClone>(state); }
+void BM_RawVfork(benchmark::State& state) { RawLoop<SpawnVfork>(state); }
 void BM_RawPosixSpawn(benchmark::State& state) { RawLoop<SpawnPosix>(state); }
 void BM_RawForkExec(benchmark::State& state) { RawLoop<SpawnFork>(state); }
-BENCHMARK(BM_RawCloneVfork)
-    ->Args({0, 1})
-    ->Args({0, 16})
-    ->Args({1, 1})
-    ->Args({1, 16})
-    ->UseRealTime();
-BENCHMARK(BM_RawPosixSpawn)
-    ->Args({0, 1})
-    ->Args({0, 16})
-    ->Args({1, 1})
-    ->Args({1, 16})
-    ->UseRealTime();
-BENCHMARK(BM_RawForkExec)->Args({0, 1})->Args({0, 16})->Args({1, 1})->Args({1, 16})->UseRealTime();
+
+// The static child at 1, 2, 4, 16 and 64 threads, /bin/true at 1 and 16.
+void RawArgs(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2, 4, 16, 64}) b->Args({0, threads});
+  b->Args({1, 1})->Args({1, 16})->UseRealTime();
+}
+BENCHMARK(BM_RawCloneVfork)->Apply(RawArgs);
+BENCHMARK(BM_RawVfork)->Apply(RawArgs);
+BENCHMARK(BM_RawPosixSpawn)->Apply(RawArgs);
+BENCHMARK(BM_RawForkExec)->Apply(RawArgs);
 
 // --- a 1 GiB-RSS parent ----------------------------------------------------------
 

@@ -2,7 +2,11 @@
 # Installs the Debian packages gort builds with, and nothing when they are all
 # present. Idempotent: safe to run before every build.
 #   third_party/install-deps.sh          build, test and benchmark dependencies
-#   third_party/install-deps.sh --go     also golang-go (for the peer benchmarks)
+#   third_party/install-deps.sh --go     also golang-go (for the Go peer benchmarks)
+#   third_party/install-deps.sh --bench  also everything .ci/bench.sh needs: the
+#                                        peers (golang-go, libboost-fiber-dev,
+#                                        libuv1-dev) and the plots
+#                                        (python3-matplotlib); not the tests
 set -euo pipefail
 
 packages=(
@@ -13,8 +17,12 @@ packages=(
   libbenchmark-dev
   clang                  # the thread-safety build (-Wthread-safety -Werror)
   clang-format           # the format check (.clang-format)
+  python3                # the bench harness's test (tests/bench), stdlib only
 )
-if [[ "${1:-}" == "--go" ]]; then packages+=(golang-go); fi
+case "${1:-}" in
+  --go) packages+=(golang-go) ;;
+  --bench) packages+=(golang-go libboost-fiber-dev libuv1-dev python3-matplotlib) ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
