@@ -136,10 +136,11 @@ struct Cmd::State {
   std::vector<os::File> parent_files;
   int io_fibers = 0;
   Chan<absl::Status> io_done;
-  // The timeout watcher: `stop` tells it the child was reaped; it answers
-  // on `killed` whether it killed the child.
+  // The watcher (timeout, CommandContext's context): `stop` tells it the
+  // child was reaped; it answers on `killed` why it killed the child.
+  enum class Killed { kNo, kTimeout, kContext };
   Chan<int> watch_stop;
-  Chan<bool> watch_killed;
+  Chan<Killed> watch_killed;
   bool watching = false;
 
   ~State() {
@@ -177,6 +178,7 @@ Cmd& Cmd::operator=(Cmd&& o) noexcept {
     sys = o.sys;
     wait_delay = o.wait_delay;
     lookpath_err_ = std::move(o.lookpath_err_);
+    ctx_ = std::move(o.ctx_);
     s_ = std::move(o.s_);
   }
   return *this;
@@ -226,6 +228,12 @@ Cmd Command(std::string name, std::vector<std::string> args) {
   } else {
     c.path = std::move(name);
   }
+  return c;
+}
+
+Cmd CommandContext(context::Context ctx, std::string name, std::vector<std::string> args) {
+  Cmd c = Command(std::move(name), std::move(args));
+  c.ctx_ = std::move(ctx);
   return c;
 }
 
@@ -345,6 +353,9 @@ absl::Status Cmd::Start() {
     } else {
       pre = lp.status();
     }
+  }
+  if (pre.ok() && ctx_.has_value() && !ctx_->Err().ok()) {
+    pre = ctx_->Err();  // Go: a context already done starts nothing
   }
   if (!pre.ok()) {  // Go closes the *Pipe ends on a failed Start
     for (os::File& f : s->parent_files) (void)f.Close();
@@ -508,19 +519,28 @@ absl::Status Cmd::Start() {
   if (drain_out.has_value()) drain(*drain_out, false);
   if (drain_err.has_value()) drain(*drain_err, true);
 
-  // The timeout watcher.
-  if (timeout != absl::InfiniteDuration()) {
+  // The watcher: kills the child when `timeout` runs out or the context
+  // ends, whichever comes first, unless Wait has reaped it.
+  const bool by_ctx = ctx_.has_value() && !(*ctx_ == context::Background());
+  if (timeout != absl::InfiniteDuration() || by_ctx) {
     s->watching = true;
     s->watch_stop = Chan<int>(0);
-    s->watch_killed = Chan<bool>(1);
-    runtime::Go([keep, d = timeout, proc = *s->process] {
-      time::Timer t(d);
-      bool killed = false;
-      if (Select(OnRecv(t.C(), nullptr), OnRecv(keep->watch_stop, nullptr)) == 0) {
+    s->watch_killed = Chan<State::Killed>(1);
+    Chan<std::monostate> done = by_ctx ? ctx_->Done() : Chan<std::monostate>();
+    runtime::Go([keep, d = timeout, done, proc = *s->process] {
+      std::optional<time::Timer> t;
+      if (d != absl::InfiniteDuration()) t.emplace(d);
+      Chan<absl::Time> never;  // nil: no timeout
+      State::Killed why = State::Killed::kNo;
+      int i = Select(OnRecv(t.has_value() ? t->C() : never, nullptr), OnRecv(done, nullptr),
+                     OnRecv(keep->watch_stop, nullptr));
+      if (i != 2) {
         os::Process victim = proc;
-        killed = victim.Kill().ok();
+        // The child may have exited already (Wait not yet there): Go's
+        // ErrProcessDone, not a kill; the status Wait reaps stands.
+        if (victim.Kill().ok()) why = i == 0 ? State::Killed::kTimeout : State::Killed::kContext;
       }
-      keep->watch_killed.Send(killed);
+      keep->watch_killed.Send(why);
     });
   }
   return absl::OkStatus();
@@ -534,27 +554,31 @@ absl::Status Cmd::Wait() {
 
   absl::StatusOr<os::ProcessState> ps = s->process->Wait();
   absl::Status err;
-  bool killed_by_timeout = false;
+  State::Killed killed = State::Killed::kNo;
   if (s->watching) {
     s->watch_stop.Close();
-    killed_by_timeout = s->watch_killed.Recv().value_or(false);
+    killed = s->watch_killed.Recv().value_or(State::Killed::kNo);
   }
   if (!ps.ok()) {
     err = ps.status();
   } else {
     s->state = *ps;
-    if (!ps->Success()) {
-      if (killed_by_timeout) {
-        err = absl::DeadlineExceededError(absl::StrCat(ps->String(), " (exec: timeout ",
-                                                       absl::FormatDuration(timeout), " expired)"));
-      } else {
-        err = absl::UnknownError(ps->String());
-      }
-    } else if (killed_by_timeout) {
-      // Killed too late to matter: it had exited, and succeeded. Go reports
-      // the context's error all the same.
-      err = absl::DeadlineExceededError(
+    // Why the watcher killed it: the timeout, or the context's Err.
+    absl::Status cause;
+    if (killed == State::Killed::kTimeout) {
+      cause = absl::DeadlineExceededError(
           absl::StrCat("exec: timeout ", absl::FormatDuration(timeout), " expired"));
+    } else if (killed == State::Killed::kContext) {
+      cause = ctx_->Err();
+    }
+    if (!ps->Success()) {
+      err = cause.ok() ? absl::UnknownError(ps->String())
+                       : absl::Status(cause.code(),
+                                      absl::StrCat(ps->String(), " (", cause.message(), ")"));
+    } else {
+      // Killed too late to matter: it had exited, and succeeded. Go reports
+      // the cause all the same (nothing if there was none).
+      err = cause;
     }
   }
 

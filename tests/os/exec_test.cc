@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gort/chan.h"
+#include "gort/context.h"
 #include "gort/os.h"
 #include "gort/sync.h"
 #include "gort/syscall.h"
@@ -207,6 +208,140 @@ TEST_P(ExecTest, TimeoutNotReached) {
     auto out = c.Output();
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_EQ(*out, "quick\n");
+  });
+}
+
+// Go: TestContext, TestContextCancel. A cancel while the child runs kills
+// it; Wait names the signal and the context's Err, with its code.
+TEST_P(ExecTest, CommandContextCancelKills) {
+  RunFibers([] {
+    auto [ctx, cancel] = context::WithCancel(context::Background());
+    exec::Cmd c = exec::CommandContext(ctx, kChild, {"sleep", "60000"});
+    ASSERT_TRUE(c.Start().ok());
+    Go([cancel = cancel] {
+      time::Sleep(absl::Milliseconds(20));
+      cancel();
+    });
+    absl::Status st = c.Wait();
+    EXPECT_EQ(st.code(), absl::StatusCode::kCancelled) << st;
+    EXPECT_EQ(st.message(), "signal: killed (context canceled)");
+    ASSERT_TRUE(c.process_state().has_value());
+    EXPECT_TRUE(c.process_state()->Sys().Signaled());
+    EXPECT_EQ(c.process_state()->Sys().Signal(), SIGKILL);
+  });
+}
+
+TEST_P(ExecTest, CommandContextDeadlineKills) {
+  RunFibers([] {
+    auto [ctx, cancel] = context::WithTimeout(context::Background(), absl::Milliseconds(50));
+    exec::Cmd c = exec::CommandContext(ctx, kChild, {"sleep", "60000"});
+    absl::Status st = c.Run();
+    EXPECT_EQ(st.code(), absl::StatusCode::kDeadlineExceeded) << st;
+    EXPECT_EQ(st.message(), "signal: killed (context deadline exceeded)");
+    cancel();
+  });
+}
+
+// A parent context's cancel reaches the command through a derived one, and
+// Output keeps what the child wrote before it died.
+TEST_P(ExecTest, CommandContextParentCancelKeepsPartialOutput) {
+  RunFibers([] {
+    auto [parent, cancel_parent] = context::WithCancel(context::Background());
+    auto [ctx, cancel] = context::WithCancel(parent);
+    exec::Cmd c = exec::CommandContext(ctx, "/bin/sh", {"-c", "echo partial; exec sleep 60"});
+    Go([cancel_parent = cancel_parent] {
+      time::Sleep(absl::Milliseconds(100));
+      cancel_parent();
+    });
+    auto out = c.Output();
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kCancelled) << out.status();
+    EXPECT_EQ(Payload(out.status(), exec::kOutputPayload), "partial\n");
+    cancel();
+  });
+}
+
+// Go: a context already done at Start starts nothing and returns ctx.Err();
+// the pipes made before Start are closed (the fixture checks descriptors).
+TEST_P(ExecTest, CommandContextAlreadyDone) {
+  RunFibers([] {
+    auto [ctx, cancel] = context::WithCancel(context::Background());
+    cancel();
+    exec::Cmd c = exec::CommandContext(ctx, kChild, {"echo", "never"});
+    auto r = c.StdoutPipe();
+    ASSERT_TRUE(r.ok());
+    absl::Status st = c.Start();
+    EXPECT_EQ(st, context::Canceled());
+    EXPECT_FALSE(c.process().has_value());
+    EXPECT_EQ(c.Wait().message(), "exec: not started");
+
+    auto [dctx, dcancel] = context::WithDeadline(context::Background(), absl::Now());
+    while (dctx.Err().ok()) time::Sleep(absl::Milliseconds(1));
+    EXPECT_EQ(exec::CommandContext(dctx, kChild, {"echo"}).Run(), context::DeadlineExceeded());
+    dcancel();
+  });
+}
+
+// A context that never ends (and Background) changes nothing, and a cancel
+// after Wait has reaped the child is too late to touch anything.
+TEST_P(ExecTest, CommandContextNotDoneChangesNothing) {
+  RunFibers([] {
+    auto out = exec::CommandContext(context::Background(), kChild, {"echo", "bg"}).Output();
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(*out, "bg\n");
+
+    auto [ctx, cancel] = context::WithCancel(context::Background());
+    exec::Cmd c = exec::CommandContext(ctx, kChild, {"exit", "3"});
+    absl::Status st = c.Run();
+    EXPECT_EQ(st.code(), absl::StatusCode::kUnknown) << st;
+    EXPECT_EQ(st.message(), "exit status 3");
+    cancel();
+    EXPECT_EQ(c.process_state()->ExitCode(), 3);
+  });
+}
+
+// The child exited on its own, but the cancel came before Wait: as Go
+// 1.20's Wait, the context's error is reported though the child succeeded
+// (the kill reached a zombie, so the command may have been interrupted).
+TEST_P(ExecTest, CommandContextCancelAfterExitBeforeWait) {
+  RunFibers([] {
+    auto [ctx, cancel] = context::WithCancel(context::Background());
+    exec::Cmd c = exec::CommandContext(ctx, kChild, {"echo", "done"});
+    ASSERT_TRUE(c.Start().ok());
+    time::Sleep(absl::Milliseconds(50));  // the child exits meanwhile
+    cancel();
+    time::Sleep(absl::Milliseconds(50));  // the watcher sees the cancel first
+    absl::Status st = c.Wait();
+    EXPECT_TRUE(st.ok() || st == context::Canceled()) << st;
+    EXPECT_TRUE(c.process_state()->Success());
+  });
+}
+
+// Many commands under one context, all killed by one cancel; no fiber,
+// descriptor or zombie is left (the fixture checks).
+TEST_P(ExecTest, CommandContextFanOutCancel) {
+  RunFibers([] {
+    auto [ctx, cancel] = context::WithCancel(context::Background());
+    constexpr int kN = 16;
+    sync::WaitGroup started, done;
+    started.Add(kN);
+    done.Add(kN);
+    std::atomic<int> cancelled{0};
+    for (int i = 0; i < kN; i++) {
+      Go([&, ctx = ctx] {
+        exec::Cmd c = exec::CommandContext(ctx, kChild, {"sleep", "60000"});
+        absl::Status st = c.Start();
+        started.Done();
+        if (st.ok()) st = c.Wait();
+        if (st.code() == absl::StatusCode::kCancelled) cancelled.fetch_add(1);
+        done.Done();
+      });
+    }
+    started.Wait();
+    cancel();
+    done.Wait();
+    EXPECT_EQ(cancelled.load(), kN);
+    EXPECT_EQ(context::context_internal::ChildrenForTesting(ctx), 0u);
   });
 }
 

@@ -25,6 +25,12 @@
 //     the payload kStderrPayload, as Go's ExitError.Stderr;
 //   - a child killed because `timeout` ran out: kDeadlineExceeded,
 //     "signal: killed (exec: timeout 1s expired)";
+//   - a CommandContext child killed because its context ended: the
+//     context's code and words after Go's, "signal: killed (context
+//     canceled)" (kCancelled) or "signal: killed (context deadline
+//     exceeded)" (kDeadlineExceeded); a child that had already exited
+//     successfully when the kill came: ctx.Err() itself, as Go 1.20's Wait;
+//     a context already done at Start: ctx.Err(), and nothing is started;
 //   - with `wait_delay`, I/O still open that long after the child exited:
 //     "exec: WaitDelay expired before I/O complete" (kDeadlineExceeded).
 // A Cmd that was started and is destroyed without Wait closes its pipes
@@ -41,6 +47,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gort/context.h"
 #include "gort/os.h"
 #include "gort/syscall.h"
 
@@ -113,15 +120,25 @@ class Cmd {  // move-only; fields are set before Start
 
  private:
   friend Cmd Command(std::string name, std::vector<std::string> args);
+  friend Cmd CommandContext(context::Context ctx, std::string name, std::vector<std::string> args);
   struct State;  // os/src/exec.cc
   absl::Status lookpath_err_;
-  std::shared_ptr<State> s_;  // shared with the I/O fibers
+  std::optional<context::Context> ctx_;  // CommandContext's
+  std::shared_ptr<State> s_;             // shared with the I/O fibers
 };
 
 // A Cmd for `name` with arguments `args` (which exclude argv[0]). A name
 // without '/' is looked up in $PATH now; a failure is kept and returned by
 // Start.
 Cmd Command(std::string name, std::vector<std::string> args = {});
+
+// Go's exec.CommandContext: Command, bound to `ctx`. When ctx is done
+// before the child has exited, the child is killed (SIGKILL, Go's default
+// Cancel) and Wait reports it as above; Start on a context that is already
+// done returns ctx.Err() and starts nothing. The watch costs one fiber
+// parked on ctx.Done() while the child runs, stopped by Wait (or by the
+// Cmd's destruction). Background() is accepted and never kills.
+Cmd CommandContext(context::Context ctx, std::string name, std::vector<std::string> args = {});
 
 // Searches $PATH for an executable named `file`, as Go's exec.LookPath: a
 // name with '/' is tried as it is; an empty PATH entry means ".". Errors:
