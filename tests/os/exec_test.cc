@@ -640,11 +640,12 @@ TEST_P(ExecTest, NoDescriptorLeakAfterManyRuns) {
       ASSERT_TRUE(out.ok()) << out.status();
     }
     // The last children's pidfds go with their waiter fibers, which may
-    // still be on their way out: give them a moment.
-    for (int i = 0; i < 10000 && testing::CountFds() != before; i++) {
+    // still be on their way out: give them a moment. (`before` may itself
+    // have counted the first child's pidfd on its way out: fewer is fine.)
+    for (int i = 0; i < 10000 && testing::CountFds() > before; i++) {
       time::Sleep(absl::Milliseconds(1));
     }
-    EXPECT_EQ(testing::CountFds(), before);
+    EXPECT_LE(testing::CountFds(), before);
   });
 }
 

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "chaos.h"
+#include "for_testing.h"
 #include "gort/chan.h"
 #include "gort/sync.h"
 #include "gort/time.h"
@@ -14,7 +15,9 @@ namespace gort {
 namespace {
 
 using runtime::Go;
+using runtime::internal::G;
 using runtime::internal::Sema;
+namespace fortest = runtime::internal::fortest;
 
 class DeathTest : public testing::ThreadsafeDeathTest {};
 
@@ -152,6 +155,22 @@ TEST_F(DeathTest, StackOverflowIsReported) {
   if (testing::UnderSanitizer()) GTEST_SKIP() << "the sanitizer reports the overflow itself";
   EXPECT_DEATH(runtime::Run([] {
                  Go([] { Recurse(0); });
+                 Sema never;
+                 never.Acquire();
+               }),
+               "fatal error: stack overflow\n+goroutine [0-9]+ \\[running\\]:");
+}
+
+// Past vm.max_map_count's budget stacks have no guard page, and only the
+// canary (the stack's lowest 64 bytes, which stay zero) tells of an
+// overflow: a fiber that scribbles there dies at its next switch-out.
+TEST_F(DeathTest, StackCanaryCatchesScribbleAtTheBottom) {
+  EXPECT_DEATH(runtime::Run([] {
+                 Go([] {
+                   G* g = fortest::CurrentM()->curg;
+                   reinterpret_cast<volatile char*>(g->stack.lo)[40] = 1;
+                   runtime::Gosched();
+                 });
                  Sema never;
                  never.Acquire();
                }),
