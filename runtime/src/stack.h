@@ -39,7 +39,7 @@ struct Stack {
 constexpr std::size_t kDefaultStackSize = 256 * 1024;
 constexpr std::size_t kMinStackSize = 64 * 1024;
 constexpr std::size_t kMaxStackSize = std::size_t{1} << 30;  // Go's maximum stack, 1 GB
-constexpr std::size_t kCanaryBytes = 64;                      // one cache line
+constexpr std::size_t kCanaryBytes = 64;                     // one cache line
 
 // Any thread. Aborts with a clear message when the kernel refuses memory.
 Stack StackAlloc(std::size_t size);

@@ -376,25 +376,54 @@ std::shared_ptr<Reaper> PickReaper(int k, int* err) {
   *err = 0;
   Reapers& rs = reapers();
   const uint64_t gen = runtime::internal::RunGeneration();
-  std::lock_guard<std::mutex> l(rs.mu);
-  // Started at the Run's first child, or again if none could be started
-  // then (out of descriptors); not once they have ended at shutdown.
-  if (rs.generation != gen || (rs.all.empty() && !runtime::internal::ShuttingDown())) {
-    rs.all.clear();  // the last Run's, ended
-    rs.generation = gen;
-    for (int i = 0; i < k; i++) {
-      auto r = std::make_shared<Reaper>();
-      r->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-      if (r->wake < 0) {
-        *err = errno;
-        break;
+  std::vector<std::shared_ptr<Reaper>> fresh;
+  std::shared_ptr<Reaper> pick;
+  {
+    std::lock_guard<std::mutex> l(rs.mu);
+    // Started at the Run's first child, or again if none could be started
+    // then (out of descriptors); not once they have ended at shutdown.
+    if (rs.generation != gen || (rs.all.empty() && !runtime::internal::ShuttingDown())) {
+      rs.all.clear();  // the last Run's, ended
+      rs.generation = gen;
+      for (int i = 0; i < k; i++) {
+        auto r = std::make_shared<Reaper>();
+        r->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (r->wake < 0) {
+          *err = errno;
+          break;
+        }
+        rs.all.push_back(r);
+        fresh.push_back(std::move(r));
       }
-      runtime::Go([r] { ReaperMain(r); });
-      rs.all.push_back(std::move(r));
+    }
+    if (!rs.all.empty()) pick = rs.all[rs.next++ % rs.all.size()];
+  }
+  // Their fibers start outside rs.mu: Go may yield the caller (a preemption
+  // check), and a fiber holding an OS mutex while it waits for its P again
+  // would block every other starter's thread on that mutex (at procs 1, the
+  // very thread the holder needs). Requests queued meanwhile wait in
+  // r->queue, announced by r->wake, until ReaperMain's first epoll_wait.
+  for (std::size_t i = 0; i < fresh.size(); i++) {
+    try {
+      runtime::Go([r = fresh[i]] { ReaperMain(r); });
+    } catch (...) {  // no stack for it: these never run; take them back
+      for (std::size_t j = i; j < fresh.size(); j++) {
+        {
+          std::lock_guard<std::mutex> l(rs.mu);
+          rs.all.erase(std::remove(rs.all.begin(), rs.all.end(), fresh[j]), rs.all.end());
+        }
+        std::vector<std::shared_ptr<ForkRequest>> queued;
+        {
+          std::lock_guard<std::mutex> l(fresh[j]->mu);
+          fresh[j]->stopped = true;
+          queued.swap(fresh[j]->queue);
+        }
+        for (auto& req : queued) req->reply.Send(ForkRet{nullptr, ReaperStopped(req->argv0)});
+      }
+      throw;
     }
   }
-  if (rs.all.empty()) return nullptr;  // could not start them, or all ended (shutdown)
-  return rs.all[rs.next++ % rs.all.size()];
+  return pick;  // null: could not start them, or all ended (shutdown)
 }
 
 // The started child's Rep (StartChild makes the handle).
