@@ -13,6 +13,7 @@ packages=(
   libbenchmark-dev
   clang                  # the thread-safety build (-Wthread-safety -Werror)
   clang-format           # the format check (.clang-format)
+  liblua5.4-dev          # gort-lua (embed/lua): Lua 5.4 headers and library
 )
 if [[ "${1:-}" == "--go" ]]; then packages+=(golang-go); fi
 

@@ -1,0 +1,16 @@
+# Runs GORT_LUA SCRIPT and checks the uncaught-error contract: exit status 2,
+# the message and a stack traceback naming the functions on stderr.
+execute_process(COMMAND ${GORT_LUA} ${SCRIPT} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message(STATUS "exit ${rc}; stderr:\n${err}")
+if(NOT rc EQUAL 2)
+  message(FATAL_ERROR "want exit status 2, got ${rc}")
+endif()
+foreach(want "uncaught error in goroutine" "boom from a goroutine" "stack traceback:" "inner" "outer")
+  string(FIND "${err}" "${want}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "stderr lacks '${want}'")
+  endif()
+endforeach()
+if(out MATCHES "not reached")
+  message(FATAL_ERROR "the main chunk went on")
+endif()

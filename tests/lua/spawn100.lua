@@ -1,0 +1,37 @@
+-- 100 goroutines, each spawning a child that exits with its own code and
+-- collecting that code; every status must come back to its own goroutine.
+package.path = arg[0]:match("^(.*/)") .. "?.lua;" .. package.path
+local t = require("check")
+
+local n = 100
+local results = chan(n)
+for i = 1, n do
+  go(function(code)
+    local p = spawn{"sh", "-c", "exit " .. code}
+    local got, state = p:wait()
+    results:send({code = code, got = got, state = state, pid = p.pid})
+  end, i % 256)
+end
+local seen = {}
+for _ = 1, n do
+  local r = results:recv()
+  t.eq(r.got, r.code, "exit code of child " .. r.pid)
+  t.eq(r.state, "exit status " .. r.code, "state")
+  t.check(not seen[r.code], "code seen twice: " .. r.code)
+  seen[r.code] = true
+end
+
+-- A second wait, and a killed child, in Go's words.
+local p = spawn{"true"}
+t.eq(p:wait(), 0, "true")
+local v, err = p:wait()
+t.eq(v, nil, "second wait")
+t.eq(err, "wait: process not found", "second wait error")
+local s = spawn{"sleep", "30"}
+t.check(s:kill(), "kill")
+local code, state = s:wait()
+t.eq(code, -1, "killed code")
+t.eq(state, "signal: killed", "killed state")
+local ok, e = pcall(spawn, {"gort-no-such-program"})
+t.check(not ok and e:find('exec: "gort%-no%-such%-program": executable file not found in %$PATH'), e)
+print("spawn100 ok")
