@@ -110,6 +110,13 @@ static void Hook(lua_State* L, lua_Debug* ar) {
   Relock(L);
 }
 
+/* Before a gort_ call made with the lock held (a non-blocking channel
+ * operation): such calls also yield when sysmon asked, and would keep the
+ * lock across that yield. Yield here first, without it. */
+static void YieldIfAsked(lua_State* L) {
+  if (gort_preempt_pending()) Hook(L, NULL);
+}
+
 static int Traceback(lua_State* L) {
   const char* msg = lua_tostring(L, 1);
   if (msg == NULL) {
@@ -209,6 +216,7 @@ static int LSend(lua_State* L) {
   LChan* ch = CheckChan(L, 1);
   luaL_checkany(L, 2);
   lua_settop(L, 2);
+  YieldIfAsked(L);
   void* v = Encode(luaL_ref(L, LUA_REGISTRYINDEX));
   int rc = gort_chan_try_send(ch->c, v);
   if (rc == -EAGAIN) {
@@ -227,6 +235,7 @@ static int LSend(lua_State* L) {
 static int LRecv(lua_State* L) {
   LChan* ch = CheckChan(L, 1);
   void* v = NULL;
+  YieldIfAsked(L);
   int rc = gort_chan_try_recv(ch->c, &v);
   if (rc == -EAGAIN) {
     Unlock();
@@ -338,6 +347,7 @@ static int LSelect(lua_State* L) {
     lua_rawseti(L, -3, (lua_Integer)i + 1);
     lua_pop(L, 1);
   }
+  YieldIfAsked(L);
   int rc = gort_select(cs, n, 1);
   if (rc == -EAGAIN && !nonblocking) {
     Unlock();
@@ -625,9 +635,10 @@ static void EnterForeign(void) {
 }
 static int ExitForeign(lua_State* L, void* buf) {
   int err = gort_syscall_exit();
-  if (gort_mutex_lock(vm.lock) != 0 || gort_unwinding()) {
+  int locked = gort_mutex_lock(vm.lock) == 0;
+  if (!locked || gort_unwinding()) {
     free(buf);
-    if (!gort_unwinding()) gort_mutex_unlock(vm.lock);
+    if (locked) gort_mutex_unlock(vm.lock);
     Abandon(L);
   }
   atomic_fetch_sub(&vm.foreign, 1);

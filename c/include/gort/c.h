@@ -304,15 +304,16 @@ int gort_look_path(const char* file, char** path);
  * *out_len (may be NULL); also when the child failed. *err_out (may be NULL)
  * receives, when the child failed, its stderr as Go's ExitError.Stderr keeps
  * it (the first and last 32 KiB), else "" (with GORT_EXEC_COMBINED always
- * ""). Free both with gort_free. *wait_status (may be NULL) receives the raw
- * wait status, -1 when the child did not run.
+ * ""). Free both with gort_free, whatever the result (on -ENOMEM they are
+ * NULL). *wait_status (may be NULL) receives the raw wait status, -1 when
+ * the child did not run.
  *
  * 0: the child exited with status 0. -GORT_EEXIT: it ran and failed;
  * gort_last_error() is "exit status 3" or "signal: killed". Otherwise the
- * child did not start (nothing is stored but *wait_status = -1 and empty
- * outputs): -ENOENT `exec: "nosuch": executable file not found in $PATH`,
- * "fork/exec /x: permission denied" is -EACCES, a NULL or empty argv -EINVAL
- * ("exec: no command"). */
+ * child did not start (*out and *err_out are "", still to be freed, and
+ * *wait_status is -1): -ENOENT for `exec: "nosuch": executable file not
+ * found in $PATH`, -EACCES for "fork/exec /x: permission denied", -EINVAL
+ * for a NULL or empty argv ("exec: no command"). */
 int gort_exec_output(const char* const* argv, const char* const* envp, const char* stdin_data,
                      size_t stdin_len, int flags, char** out, size_t* out_len, char** err_out,
                      size_t* err_len, int* wait_status);
