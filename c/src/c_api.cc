@@ -410,10 +410,12 @@ void gort_syscall_enter_block(void) { rt::EnterSyscallBlock(); }
 
 int gort_syscall_exit(void) {
   // errno is read on the thread the call ran on (ExitSyscall may move the
-  // fiber), and set again on the thread it returns on.
+  // fiber); ExitSyscall sets it again on the thread it returns on. Not here:
+  // __errno_location is const, so `errno = err` after the call may store
+  // through the address computed before it, into the old thread's errno
+  // (TSan saw it: a race with that thread's own futex calls).
   const int err = errno;
   rt::ExitSyscall();
-  errno = err;
   return err;
 }
 
