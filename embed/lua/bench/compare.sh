@@ -10,10 +10,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build/release}
 lua="$build/embed/lua/gort-lua"
 
-# cpp BINARY FILTER: the real time of the benchmark in ns/op (csv output).
+# cpp BINARY NAME: the real time of the benchmark NAME in ns/op, from the
+# console table (process_bench prints through its own runner; all print it).
 cpp() {
-  "$build/bench/$1" --benchmark_filter="^$2\$" --benchmark_format=csv 2>/dev/null |
-    awk -F, -v name="$2" '$1 == name || $1 == "\"" name "\"" { print $4 }'
+  "$build/bench/$1" --benchmark_filter="^${2%/real_time}(/real_time)?\$" --benchmark_color=false 2>/dev/null |
+    sed 's/\x1b\[[0-9;]*m//g' | awk -v name="$2" '$1 == name && $3 == "ns" { print $2; exit }'
 }
 # luab PROCS WHICH NAME: the ns/op lua_bench.lua printed for NAME.
 luab() {
