@@ -294,6 +294,13 @@ static int LAfter(lua_State* L) {
 /* select{ {"recv", c1}, {"send", c2, v}, default = true }
  *   -> i, v, ok: i the case that ran (0: the default); v, ok for a receive. */
 static int LSelect(lua_State* L) {
+  if (!lua_istable(L, 1) && !lua_isnoneornil(L, lua_upvalueindex(1))) {
+    /* Lua's own select('#', ...) / select(n, ...), kept under the same name. */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+  }
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   lua_getfield(L, 1, "default");
@@ -837,8 +844,12 @@ static void OpenGort(lua_State* L) {
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
 
-  /* The gort table, and each name as a global too. */
+  /* The gort table, and each name as a global too. select is both: with a
+   * table, gort's; else Lua's (select('#', ...)), its upvalue. */
   luaL_newlib(L, kGlobals);
+  lua_getglobal(L, "select");
+  lua_pushcclosure(L, LSelect, 1);
+  lua_setfield(L, -2, "select");
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, LLegacySpawn);
   lua_setfield(L, -2, "spawn");

@@ -43,5 +43,7 @@ t.eq(sum, n * (n + 1) / 2, "sum")
 do local lost = chan(10); for i = 1, 10 do lost:send({i}) end end
 collectgarbage()
 t.eq(type(gort.version), "string", "gort.version")
+t.eq(select("#", 1, nil, 3), 3, "Lua's select('#', ...) still works")
+t.eq(select(2, "a", "b"), "b", "Lua's select(n, ...)")
 t.eq(gort.chan, chan, "the gort table")
 print("channels ok")

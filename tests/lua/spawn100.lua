@@ -32,6 +32,20 @@ t.check(s:kill(), "kill")
 local code, state = s:wait()
 t.eq(code, -1, "killed code")
 t.eq(state, "signal: killed", "killed state")
+local term = spawn{"sleep", "30"}
+t.check(term:kill(15), "kill with SIGTERM")
+t.eq(select(2, term:wait()), "signal: terminated", "terminated state")
+local v2, kerr = term:kill()
+t.eq(v2, nil, "kill after wait")
+t.check(kerr:find("process"), kerr)
+-- The legacy algorithm, both spellings: its wait may fail if the main
+-- chunk migrated between start and wait; either way it returns.
+for _, lp in ipairs{legacy.spawn{"true"}, spawn({"true"}, {legacy = true})} do
+  t.check(lp.pid > 0, "legacy pid")
+  local c, lerr, dropped = lp:wait()
+  t.check(c == 0 or lerr == "wait: no child processes", tostring(lerr))
+  t.check(math.type(dropped) == "integer", "dropped count")
+end
 local ok, e = pcall(spawn, {"gort-no-such-program"})
 t.check(not ok and e:find('exec: "gort%-no%-such%-program": executable file not found in %$PATH'), e)
 print("spawn100 ok")
