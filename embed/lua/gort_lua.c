@@ -63,8 +63,10 @@ enum { kHookCount = 1000 };
 static const char* const kChanType = "gort.chan";
 static const char* const kProcType = "gort.process";
 
-/* A fiber that runs Lua: the main chunk's or a goroutine's. Reached from its
- * Lua thread through lua_getextraspace. */
+/* A fiber that runs Lua: the main chunk's or a goroutine's. vm.running is
+ * the one that holds the VM lock; a builtin takes it from there before it
+ * releases the lock (not from its lua_State: a coroutine's thread, made by
+ * Lua, says nothing about the fiber resuming it). */
 typedef struct Fiber {
   jmp_buf abandon; /* where Abandon goes at shutdown */
   lua_State* T;    /* the Lua thread it runs */
@@ -77,37 +79,44 @@ static struct {
   atomic_int foreign; /* goroutines inside a blocking foreign call; changed under lock */
   int closing;        /* lua_close runs: finalizers must not call the runtime */
   int exit_code;
+  Fiber* running; /* guarded by lock: the fiber holding it */
 } vm;
 
-static Fiber* FiberOf(lua_State* L) { return *(Fiber**)lua_getextraspace(L); }
-
 /* Shutdown unwinds this fiber: leave Lua without touching it (see above). */
-static _Noreturn void Abandon(lua_State* L) { longjmp(FiberOf(L)->abandon, 1); }
+static _Noreturn void Abandon(Fiber* self) { longjmp(self->abandon, 1); }
 
-/* The VM lock around a call that may park. Unlock: the caller holds it.
- * Relock: takes it again, or abandons the fiber if the runtime is stopping. */
-static void Unlock(void) { gort_mutex_unlock(vm.lock); }
-static void Relock(lua_State* L) {
-  if (gort_mutex_lock(vm.lock) != 0) Abandon(L);
+/* The VM lock around a call that may park. Unlock: the caller holds it; it
+ * returns the caller's Fiber for Relock, which takes the lock again, or
+ * abandons the fiber if the runtime is stopping. */
+static Fiber* Unlock(void) {
+  Fiber* self = vm.running;
+  vm.running = NULL;
+  gort_mutex_unlock(vm.lock);
+  return self;
+}
+static void Relock(Fiber* self) {
+  if (gort_mutex_lock(vm.lock) != 0) Abandon(self);
   if (gort_unwinding()) {
     gort_mutex_unlock(vm.lock);
-    Abandon(L);
+    Abandon(self);
   }
+  vm.running = self;
 }
 /* After a parking gort_ call that failed: -ECANCELED means shutdown. */
-static void CheckCancel(lua_State* L, int rc) {
-  if (rc == -ECANCELED && gort_unwinding()) Abandon(L);
+static void CheckCancel(Fiber* self, int rc) {
+  if (rc == -ECANCELED && gort_unwinding()) Abandon(self);
 }
 
 /* Preemption: every kHookCount instructions. CheckPreempt would yield with
  * the lock held, and the goroutines it should let run wait for the lock:
  * release it around the yield. */
 static void Hook(lua_State* L, lua_Debug* ar) {
+  (void)L;
   (void)ar;
   if (!gort_preempt_pending()) return;
-  Unlock();
+  Fiber* self = Unlock();
   gort_check_preempt();
-  Relock(L);
+  Relock(self);
 }
 
 /* Before a gort_ call made with the lock held (a non-blocking channel
@@ -132,7 +141,7 @@ static int Traceback(lua_State* L) {
 static void GoroutineMain(void* arg) {
   Fiber* g = arg;
   if (setjmp(g->abandon) == 0) {
-    Relock(g->T);
+    Relock(g);
     lua_State* T = g->T;
     int nargs = lua_gettop(T) - 1;
     lua_pushcfunction(T, Traceback);
@@ -158,7 +167,6 @@ static int LGo(lua_State* L) {
   Fiber* g = calloc(1, sizeof(Fiber));
   if (g == NULL) return luaL_error(L, "go: out of memory");
   lua_State* T = lua_newthread(L);
-  *(Fiber**)lua_getextraspace(T) = g;
   g->T = T;
   g->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   for (int i = 1; i <= n; i++) lua_pushvalue(L, i);
@@ -167,7 +175,6 @@ static int LGo(lua_State* L) {
   if (rc != 0) {
     luaL_unref(L, LUA_REGISTRYINDEX, g->ref);
     free(g);
-    CheckCancel(L, rc);
     return luaL_error(L, "go: %s", gort_last_error());
   }
   return 0;
@@ -220,10 +227,10 @@ static int LSend(lua_State* L) {
   void* v = Encode(luaL_ref(L, LUA_REGISTRYINDEX));
   int rc = gort_chan_try_send(ch->c, v);
   if (rc == -EAGAIN) {
-    Unlock();
+    Fiber* self = Unlock();
     rc = gort_chan_send(ch->c, v);
-    CheckCancel(L, rc);
-    Relock(L);
+    CheckCancel(self, rc);
+    Relock(self);
   }
   if (rc != 0) {
     DropEncoded(L, v);
@@ -238,10 +245,10 @@ static int LRecv(lua_State* L) {
   YieldIfAsked(L);
   int rc = gort_chan_try_recv(ch->c, &v);
   if (rc == -EAGAIN) {
-    Unlock();
+    Fiber* self = Unlock();
     rc = gort_chan_recv(ch->c, &v);
-    CheckCancel(L, rc);
-    Relock(L);
+    CheckCancel(self, rc);
+    Relock(self);
   }
   if (rc < 0) return luaL_error(L, "%s", gort_last_error());
   PushDecoded(L, v);
@@ -357,10 +364,10 @@ static int LSelect(lua_State* L) {
   YieldIfAsked(L);
   int rc = gort_select(cs, n, 1);
   if (rc == -EAGAIN && !nonblocking) {
-    Unlock();
+    Fiber* self = Unlock();
     rc = gort_select(cs, n, 0);
-    CheckCancel(L, rc);
-    Relock(L);
+    CheckCancel(self, rc);
+    Relock(self);
   }
   for (size_t k = 0; k < n; k++) {
     if (cs[k].is_send && (int)k != rc) DropEncoded(L, cs[k].send_value);
@@ -379,17 +386,18 @@ static int LSelect(lua_State* L) {
 
 static int LSleep(lua_State* L) {
   lua_Number s = luaL_checknumber(L, 1);
-  Unlock();
+  Fiber* self = Unlock();
   gort_sleep_ns((int64_t)(s * 1e9));
-  if (gort_unwinding()) Abandon(L);
-  Relock(L);
+  if (gort_unwinding()) Abandon(self);
+  Relock(self);
   return 0;
 }
 
 static int LYield(lua_State* L) {
-  Unlock();
+  (void)L;
+  Fiber* self = Unlock();
   gort_yield();
-  Relock(L);
+  Relock(self);
   return 0;
 }
 
@@ -439,12 +447,12 @@ static int Spawn(lua_State* L, int legacy) {
   char* path = NULL;
   if (gort_look_path(argv[0], &path) != 0) return luaL_error(L, "%s", gort_last_error());
   pid_t pid = 0;
-  Unlock();
+  Fiber* self = Unlock();
   int rc = legacy ? gort_legacy_process_start(path, argv, NULL, NULL, &pid)
                   : gort_process_start(path, argv, NULL, NULL, &pid);
   gort_free(path);
-  CheckCancel(L, rc);
-  Relock(L);
+  CheckCancel(self, rc);
+  Relock(self);
   if (rc != 0) return luaL_error(L, "%s", gort_last_error());
   LProc* p = lua_newuserdatauv(L, sizeof(LProc), 0);
   p->pid = pid;
@@ -499,11 +507,11 @@ static int LWait(lua_State* L) {
   pid_t pid = p->pid;
   int legacy = p->legacy;
   int status = 0, dropped = 0;
-  Unlock();
+  Fiber* self = Unlock();
   int rc =
       legacy ? gort_legacy_process_wait(pid, &status, &dropped) : gort_process_wait(pid, &status);
-  CheckCancel(L, rc);
-  Relock(L);
+  CheckCancel(self, rc);
+  Relock(self);
   p->waited = 1;
   if (rc != 0) {
     lua_pushnil(L);
@@ -559,14 +567,14 @@ static int LExec(lua_State* L) {
   char *out = NULL, *err = NULL;
   size_t out_len = 0, err_len = 0;
   int status = -1;
-  Unlock();
+  Fiber* self = Unlock();
   int rc = gort_exec_output(argv, NULL, in, in_len, 0, &out, &out_len, &err, &err_len, &status);
   if (rc == -ECANCELED && gort_unwinding()) {
     gort_free(out);
     gort_free(err);
-    Abandon(L);
+    Abandon(self);
   }
-  Relock(L);
+  Relock(self);
   if (rc != 0 && rc != -GORT_EEXIT) {
     gort_free(out);
     gort_free(err);
@@ -592,11 +600,11 @@ static int LOsExecute(lua_State* L) {
   const char* argv[] = {"sh", "-c", cmd, NULL};
   pid_t pid = 0;
   int status = 0;
-  Unlock();
+  Fiber* self = Unlock();
   int rc = gort_process_start("/bin/sh", argv, NULL, NULL, &pid);
   if (rc == 0) rc = gort_process_wait(pid, &status);
-  CheckCancel(L, rc);
-  Relock(L);
+  CheckCancel(self, rc);
+  Relock(self);
   if (rc != 0) return luaL_fileresult(L, 0, "/bin/sh");
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
   if (WIFEXITED(status) && code == 0) {
@@ -635,19 +643,21 @@ static int LOsExit(lua_State* L) {
  * lock), release the VM lock, bracket the call alone, keep its errno from
  * gort_syscall_exit, take the lock again. Between enter and exit, neither
  * Lua nor any gort_ call that may park. */
-static void EnterForeign(void) {
+static Fiber* EnterForeign(void) {
   atomic_fetch_add(&vm.foreign, 1);
-  Unlock();
+  Fiber* self = Unlock();
   gort_syscall_enter_block();
+  return self;
 }
-static int ExitForeign(lua_State* L, void* buf) {
+static int ExitForeign(Fiber* self, void* buf) {
   int err = gort_syscall_exit();
   int locked = gort_mutex_lock(vm.lock) == 0;
   if (!locked || gort_unwinding()) {
     free(buf);
     if (locked) gort_mutex_unlock(vm.lock);
-    Abandon(L);
+    Abandon(self);
   }
+  vm.running = self;
   atomic_fetch_sub(&vm.foreign, 1);
   return err;
 }
@@ -663,7 +673,7 @@ static int ReadOne(lua_State* L, FILE* f, int arg) {
     size_t want = (size_t)luaL_checkinteger(L, arg);
     buf = malloc(want > 0 ? want : 1);
     if (buf == NULL) return luaL_error(L, "read: out of memory");
-    EnterForeign();
+    Fiber* self = EnterForeign();
     if (want == 0) {
       int c = getc(f);
       if (c == EOF) {
@@ -675,21 +685,21 @@ static int ReadOne(lua_State* L, FILE* f, int arg) {
       len = fread(buf, 1, want, f);
       ok = len > 0;
     }
-    err = ExitForeign(L, buf);
+    err = ExitForeign(self, buf);
   } else {
     const char* p = luaL_checkstring(L, arg);
     if (*p == '*') p++; /* Lua 5.3's "*l" */
     if (*p == 'l' || *p == 'L') {
       size_t cap = 0;
-      EnterForeign();
+      Fiber* self = EnterForeign();
       ssize_t n = getline(&buf, &cap, f);
-      err = ExitForeign(L, buf);
+      err = ExitForeign(self, buf);
       ok = n > 0;
       len = n > 0 ? (size_t)n : 0;
       if (ok && *p == 'l' && buf[len - 1] == '\n') len--;
     } else if (*p == 'a') {
       size_t cap = 0;
-      EnterForeign();
+      Fiber* self = EnterForeign();
       for (;;) {
         if (cap - len < 4096) {
           size_t ncap = cap == 0 ? 8192 : cap * 2;
@@ -702,7 +712,7 @@ static int ReadOne(lua_State* L, FILE* f, int arg) {
         len += got;
         if (got == 0) break;
       }
-      err = ExitForeign(L, buf);
+      err = ExitForeign(self, buf);
       ok = 1; /* "a" returns "" at end of file */
     } else if (*p == 'n') {
       /* Numbers: Lua's own reader, with the lock held (rarely interactive). */
@@ -877,7 +887,7 @@ static void MainFiber(void* arg) {
   MainArgs* m = arg;
   if (setjmp(m->fiber.abandon) != 0) return; /* cannot happen: main is not unwound */
   lua_State* L = vm.L;
-  Relock(L);
+  Relock(&m->fiber);
   int base = lua_gettop(L) - m->nargs; /* the chunk */
   lua_pushcfunction(L, Traceback);
   lua_insert(L, base);
@@ -909,7 +919,6 @@ int main(int argc, char** argv) {
   MainArgs m;
   memset(&m, 0, sizeof(m));
   m.fiber.T = L;
-  *(Fiber**)lua_getextraspace(L) = &m.fiber;
   luaL_openlibs(L);
   OpenGort(L);
   lua_sethook(L, Hook, LUA_MASKCOUNT, kHookCount); /* threads inherit it */

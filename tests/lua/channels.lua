@@ -33,6 +33,19 @@ t.eq(r[1], 42, "function result")
 t.eq(r[2], false, "pcall in a goroutine")
 t.eq(r[3], "caught", "its error")
 
+-- Coroutines inside goroutines may park (the fiber parks with them).
+local gen = chan()
+go(function()
+  local co = coroutine.wrap(function()
+    for i = 1, 3 do
+      sleep(0.001)
+      coroutine.yield(i)
+    end
+  end)
+  for _ = 1, 3 do gen:send(co()) end
+end)
+t.eq(gen:recv() + gen:recv() + gen:recv(), 6, "values from a coroutine in a goroutine")
+
 -- Many goroutines, unbuffered, values counted once each.
 local n, got, sum = 200, 0, 0
 local u = chan()

@@ -12,6 +12,8 @@ go(function() started(); exec{"sleep", "1"} end)
 go(function() started(); spawn{"sleep", "1"}:wait() end)
 go(function() started(); os.execute("sleep 1") end)
 go(function() started(); while true do end end)   -- preempted, then waits for the lock
+-- Blocked inside a coroutine that a goroutine resumed.
+go(function() coroutine.wrap(function() started(); chan():recv() end)() end)
 local p = spawn{"sleep", "1"}                     -- never waited for
-while n < 8 do sleep(0.001) end
+while n < 9 do sleep(0.001) end
 print("main ends with", numgoroutine(), "fibers")
