@@ -507,12 +507,12 @@ static int LWait(lua_State* L) {
   pid_t pid = p->pid;
   int legacy = p->legacy;
   int status = 0, dropped = 0;
+  p->waited = 1; /* from now on the wait is this call's, not __gc's */
   Fiber* self = Unlock();
   int rc =
       legacy ? gort_legacy_process_wait(pid, &status, &dropped) : gort_process_wait(pid, &status);
   CheckCancel(self, rc);
   Relock(self);
-  p->waited = 1;
   if (rc != 0) {
     lua_pushnil(L);
     lua_pushstring(L, gort_last_error());
@@ -550,6 +550,22 @@ static int LProcIndex(lua_State* L) {
   lua_getfield(L, -1, "methods");
   lua_getfield(L, -1, k);
   return 1;
+}
+
+/* A detached fiber that collects a dropped child's status, so that neither
+ * a zombie nor a wait-map entry stays behind (Go's Process.Release). */
+static void ReapDetached(void* arg) { gort_process_wait((pid_t)(intptr_t)arg, NULL); }
+
+/* A process never waited for and now unreachable: reap it in the
+ * background. Legacy processes cannot be (only their forking thread may
+ * wait): they stay zombies until gort-lua exits, as documented. */
+static int LProcGc(lua_State* L) {
+  LProc* p = CheckProc(L);
+  if (!p->waited && !p->legacy && !vm.closing) {
+    p->waited = 1;
+    gort_go(ReapDetached, (void*)(intptr_t)p->pid);
+  }
+  return 0;
 }
 
 static int LProcToString(lua_State* L) {
@@ -852,6 +868,8 @@ static void OpenGort(lua_State* L) {
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, LProcToString);
   lua_setfield(L, -2, "__tostring");
+  lua_pushcfunction(L, LProcGc);
+  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
 
   /* The gort table, and each name as a global too. select is both: with a

@@ -49,3 +49,27 @@ end
 local ok, e = pcall(spawn, {"gort-no-such-program"})
 t.check(not ok and e:find('exec: "gort%-no%-such%-program": executable file not found in %$PATH'), e)
 print("spawn100 ok")
+
+-- Processes dropped without a wait: no zombie stays (the runtime's waiter
+-- reaps each child into the wait map; the finalizer's detached wait then
+-- takes the entry out). Polled until so; no time limit.
+local me = (exec{"sh", "-c", "echo $PPID"}):gsub("%s", "")
+local dropped = {}  -- their pids (the legacy children above may stay zombies)
+for _ = 1, 20 do dropped[spawn{"true"}.pid] = true end
+collectgarbage()
+collectgarbage()
+local function zombies()  -- dropped children in state Z (/proc, no ps)
+  local z = 0
+  local kids = exec{"sh", "-c", "cat /proc/" .. me .. "/task/*/children"}
+  for pid in kids:gmatch("%d+") do
+    local f = dropped[tonumber(pid)] and io.open("/proc/" .. pid .. "/stat")
+    if f then
+      local st = f:read("a"):match("%) (%a)")
+      f:close()
+      if st == "Z" then z = z + 1 end
+    end
+  end
+  return z
+end
+while zombies() > 0 do sleep(0.01) end
+print("spawn100: dropped processes reaped")
