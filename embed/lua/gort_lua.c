@@ -425,10 +425,10 @@ typedef struct LProc {
 /* argv from a table of strings at index i, as a NULL-terminated array in a
  * userdata pushed on the stack, its strings anchored by a table pushed
  * below it: both stay valid while the lock is released. */
-static const char** PushArgv(lua_State* L, int i, const char* what) {
+static const char** PushStrings(lua_State* L, int i, const char* what, int allow_empty) {
   luaL_checktype(L, i, LUA_TTABLE);
   size_t n = lua_rawlen(L, i);
-  if (n == 0) luaL_error(L, "%s: no command", what);
+  if (n == 0 && !allow_empty) luaL_error(L, "%s: no command", what);
   lua_createtable(L, (int)n, 0);
   const char** argv = lua_newuserdatauv(L, (n + 1) * sizeof(char*), 0);
   for (size_t k = 0; k < n; k++) {
@@ -439,6 +439,9 @@ static const char** PushArgv(lua_State* L, int i, const char* what) {
   }
   argv[n] = NULL;
   return argv;
+}
+static const char** PushArgv(lua_State* L, int i, const char* what) {
+  return PushStrings(L, i, what, 0);
 }
 
 /* spawn(argv [, {legacy = true}]) and legacy.spawn(argv) */
@@ -573,18 +576,30 @@ static int LProcToString(lua_State* L) {
   return 1;
 }
 
-/* exec(argv [, stdin]) -> stdout, code, state, stderr. Errors (raised): the
- * command did not start, in Go's words. */
+/* exec(argv [, stdin | {stdin = s, env = {"K=V", ...}, combined = true}])
+ *   -> stdout (both streams if combined), code, state, stderr (if it failed).
+ * Errors (raised): the command did not start, in Go's words. */
 static int LExec(lua_State* L) {
   size_t in_len = 0;
-  const char* in = luaL_optlstring(L, 2, NULL, &in_len);
-  lua_settop(L, 2); /* anchors stdin */
+  const char* in = NULL;
+  const char** envp = NULL;
+  int flags = 0;
+  lua_settop(L, 2); /* everything below stays on the stack: anchored */
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "stdin");
+    in = luaL_optlstring(L, 3, NULL, &in_len);
+    lua_getfield(L, 2, "combined");
+    if (lua_toboolean(L, -1)) flags |= GORT_EXEC_COMBINED;
+    if (lua_getfield(L, 2, "env") != LUA_TNIL) envp = PushStrings(L, lua_gettop(L), "exec env", 1);
+  } else {
+    in = luaL_optlstring(L, 2, NULL, &in_len);
+  }
   const char** argv = PushArgv(L, 1, "exec");
   char *out = NULL, *err = NULL;
   size_t out_len = 0, err_len = 0;
   int status = -1;
   Fiber* self = Unlock();
-  int rc = gort_exec_output(argv, NULL, in, in_len, 0, &out, &out_len, &err, &err_len, &status);
+  int rc = gort_exec_output(argv, envp, in, in_len, flags, &out, &out_len, &err, &err_len, &status);
   if (rc == -ECANCELED && gort_unwinding()) {
     gort_free(out);
     gort_free(err);

@@ -30,3 +30,10 @@ local sum = 0
 for _ = 1, 20 do sum = sum + tonumber((done:recv())) end
 t.eq(sum, 210, "outputs")
 print("exec ok")
+
+-- The options form: stdin, environment, both streams through one pipe.
+local o, c = exec({"sh", "-c", "cat; echo \"$GREETING\"; echo e >&2"},
+                  {stdin = "in\n", env = {"GREETING=hello", "PATH=/usr/bin:/bin"}, combined = true})
+t.eq(o, "in\nhello\ne\n", "combined output with env and stdin")
+t.eq(c, 0, "its code")
+print("exec options ok")
