@@ -32,8 +32,11 @@
  * those calls (or the lock they wait for) return -ECANCELED with
  * gort_unwinding() set, and the goroutine longjmps to its start (Abandon),
  * across Lua's C frames (Lua is C and unwinds with longjmp itself), without
- * touching Lua. The Lua state is closed on the host thread once gort_run has
- * returned. A goroutine inside a blocking foreign call (io.read) cannot be
+ * touching Lua. (Rejected: raising a Lua error instead, which would run the
+ * goroutine's Lua code, its pcall handlers, during shutdown and need the
+ * lock; and exiting without stopping the runtime, which would skip the
+ * checks that nothing leaks.) The Lua state is closed on the host thread
+ * once gort_run has returned. A goroutine inside a blocking foreign call (io.read) cannot be
  * unwound: if there is one when the main chunk ends, the program exits at
  * once (_exit after flushing stdio), as Go's exit does.
  *
