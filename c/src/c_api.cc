@@ -824,6 +824,13 @@ int gort_legacy_process_wait(pid_t pid, int* wait_status, int* dropped) {
   });
 }
 
+int gort_legacy_process_release(pid_t pid) {
+  return Guarded(EINVAL, [&] {
+    if (!TakeLegacy(pid, true).has_value()) return Fail(ECHILD, "wait: process not found");
+    return 0;
+  });
+}
+
 // ---- exec -------------------------------------------------------------------
 
 void gort_free(void* p) { std::free(p); }

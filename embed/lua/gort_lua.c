@@ -564,11 +564,15 @@ static void ReapDetached(void* arg) { gort_process_wait((pid_t)(intptr_t)arg, NU
 
 /* A process never waited for and now unreachable: reap it in the
  * background. Legacy processes cannot be (only their forking thread may
- * wait): they stay zombies until gort-lua exits, as documented. */
+ * wait): they are released (pidfd closed) and stay zombies until gort-lua
+ * exits, as documented. */
 static int LProcGc(lua_State* L) {
   LProc* p = CheckProc(L);
-  if (!p->waited && !p->legacy && !vm.closing) {
-    p->waited = 1;
+  if (p->waited || vm.closing) return 0;
+  p->waited = 1;
+  if (p->legacy) {
+    gort_legacy_process_release(p->pid); /* its pidfd at least */
+  } else {
     gort_go(ReapDetached, (void*)(intptr_t)p->pid);
   }
   return 0;

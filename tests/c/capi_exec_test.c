@@ -175,6 +175,15 @@ static void TestLegacyFromHost(void) {
   CHECK_EQ(gort_legacy_process_wait(pid, &status, NULL), 0);
   CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
+  /* Released without a wait: forgotten (the zombie is reaped here, on the
+   * forking thread, with a plain waitpid). */
+  const char* quick[] = {"true", NULL};
+  CHECK_EQ(gort_legacy_process_start("/bin/true", quick, NULL, NULL, &pid), 0);
+  CHECK_EQ(gort_legacy_process_release(pid), 0);
+  CHECK_EQ(gort_legacy_process_release(pid), -ECHILD);
+  CHECK_EQ(gort_legacy_process_wait(pid, &status, NULL), -ECHILD);
+  CHECK_EQ(waitpid(pid, &status, 0), pid);
+
   const char* none[] = {"none", NULL};
   CHECK_EQ(gort_legacy_process_start("/no/such", none, NULL, NULL, &pid), -ENOENT);
   CHECK_STREQ(gort_last_error(), "fork/exec /no/such: no such file or directory");

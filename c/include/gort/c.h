@@ -273,6 +273,10 @@ int gort_process_kill(pid_t pid, int sig);
 int gort_legacy_process_start(const char* path, const char* const* argv, const char* const* envp,
                               const char* dir, pid_t* pid);
 int gort_legacy_process_wait(pid_t pid, int* wait_status, int* dropped);
+/* Forgets a legacy child that will not be waited for (its pidfd is closed;
+ * the child, once it exits, stays a zombie until some wait on its forking
+ * thread or the process's exit). -ECHILD: not a legacy pid, or waited for. */
+int gort_legacy_process_release(pid_t pid);
 
 /* ---- exec (Go's os/exec) ---------------------------------------------- */
 
