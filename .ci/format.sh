@@ -4,7 +4,7 @@
 #   .ci/format.sh --check   change nothing; fail and name the files that differ
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(find runtime syscall os c tests bench fuzz \( -name '*.h' -o -name '*.cc' -o -name '*.c' \) -type f | sort)
+mapfile -t files < <(find runtime syscall os c embed tests bench fuzz \( -name '*.h' -o -name '*.cc' -o -name '*.c' \) -type f | sort)
 if [[ "${1:-}" == "--check" ]]; then
   bad=()
   for f in "${files[@]}"; do

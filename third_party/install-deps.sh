@@ -18,6 +18,7 @@ packages=(
   clang                  # the thread-safety build (-Wthread-safety -Werror)
   clang-format           # the format check (.clang-format)
   python3                # the bench harness's test (tests/bench), stdlib only
+  liblua5.4-dev          # gort-lua (embed/lua): Lua 5.4 headers and library
 )
 case "${1:-}" in
   --go) packages+=(golang-go) ;;

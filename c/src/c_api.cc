@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -34,7 +35,9 @@
 #include "absl/time/time.h"
 #include "gort/c.h"
 #include "gort/chan.h"
+#include "gort/exec.h"
 #include "gort/internal/runtime_support.h"
+#include "gort/os.h"
 #include "gort/poll.h"
 #include "gort/runtime.h"
 #include "gort/sync.h"
@@ -292,6 +295,43 @@ struct gort_waitgroup {
   gort::sync::WaitGroup wg;
 };
 
+namespace {
+
+// The processes started by gort_legacy_process_start, until they are waited
+// for: os::legacy works on os::Process handles, the C API on pids.
+std::mutex legacy_mu;  // a leaf: held only around the map's lookups
+std::map<pid_t, gort::os::Process>& LegacyProcesses() {
+  static auto* m = new std::map<pid_t, gort::os::Process>;  // never destroyed: shutdown order
+  return *m;
+}
+
+std::optional<gort::os::Process> TakeLegacy(pid_t pid, bool erase) {
+  std::lock_guard<std::mutex> l(legacy_mu);
+  auto& m = LegacyProcesses();
+  auto it = m.find(pid);
+  if (it == m.end()) return std::nullopt;
+  gort::os::Process p = it->second;
+  if (erase) m.erase(it);
+  return p;
+}
+
+std::vector<std::string> Strings(const char* const* v) {
+  std::vector<std::string> out;
+  for (; v != nullptr && *v != nullptr; v++) out.emplace_back(*v);
+  return out;
+}
+
+// A malloc'd, NUL-terminated copy (C callers free it with gort_free).
+char* CopyOut(absl::string_view s) {
+  char* p = static_cast<char*>(std::malloc(s.size() + 1));
+  if (p == nullptr) throw std::bad_alloc();
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  p[s.size()] = 0;
+  return p;
+}
+
+}  // namespace
+
 extern "C" {
 
 // ---- the runtime ----------------------------------------------------------
@@ -370,13 +410,22 @@ void gort_syscall_enter_block(void) { rt::EnterSyscallBlock(); }
 
 int gort_syscall_exit(void) {
   // errno is read on the thread the call ran on (ExitSyscall may move the
-  // fiber), and set again on the thread it returns on.
+  // fiber); ExitSyscall sets it again on the thread it returns on. Not here:
+  // __errno_location is const, so `errno = err` after the call may store
+  // through the address computed before it, into the old thread's errno
+  // (TSan saw it: a race with that thread's own futex calls).
   const int err = errno;
   rt::ExitSyscall();
-  errno = err;
   return err;
 }
 
+int gort_preempt_pending(void) { return rt::internal::PreemptPending() ? 1 : 0; }
+void gort_check_preempt(void) {
+  Guarded(0, [] {
+    rt::CheckPreempt();
+    return 0;
+  });
+}
 uint64_t gort_goid(void) { return rt::GoID(); }
 
 int gort_num_goroutine(void) { return rt::NumGoroutine(); }
@@ -733,9 +782,122 @@ int gort_process_wait(pid_t pid, int* wait_status) {
 
 int gort_process_kill(pid_t pid, int sig) {
   return Guarded(EINVAL, [&] {
+    if (std::optional<gort::os::Process> p = TakeLegacy(pid, false)) {
+      absl::Status st = p->Signal(sig);
+      return st.ok() ? 0 : FailStatus(st);
+    }
     absl::Status st = gort::syscall::Kill(pid, sig);
     return st.ok() ? 0 : FailStatus(st);
   });
+}
+
+int gort_legacy_process_start(const char* path, const char* const* argv, const char* const* envp,
+                              const char* dir, pid_t* pid) {
+  return Guarded(EINVAL, [&] {
+    if (path == nullptr || argv == nullptr) {
+      return Fail(EINVAL, "gort_legacy_process_start: NULL path or argv");
+    }
+    gort::os::ProcAttr attr;
+    if (dir != nullptr) attr.dir = dir;
+    attr.env = Strings(envp != nullptr ? envp : environ);
+    absl::StatusOr<gort::os::Process> p = gort::os::legacy::StartProcess(path, Strings(argv), attr);
+    if (!p.ok()) return FailStatus(p.status());
+    {
+      std::lock_guard<std::mutex> l(legacy_mu);
+      LegacyProcesses().emplace(p->Pid(), *p);
+    }
+    if (pid != nullptr) *pid = p->Pid();
+    return 0;
+  });
+}
+
+int gort_legacy_process_wait(pid_t pid, int* wait_status, int* dropped) {
+  return Guarded(EINVAL, [&] {
+    std::optional<gort::os::Process> p = TakeLegacy(pid, true);
+    if (!p.has_value()) return Fail(ECHILD, "wait: process not found");
+    int n = 0;
+    absl::StatusOr<gort::os::ProcessState> ps = gort::os::legacy::Wait(*p, &n);
+    if (dropped != nullptr) *dropped = n;
+    if (!ps.ok()) return FailStatus(ps.status());  // "wait: no child processes" is ECHILD
+    if (wait_status != nullptr) *wait_status = ps->Sys().status;
+    return 0;
+  });
+}
+
+int gort_legacy_process_release(pid_t pid) {
+  return Guarded(EINVAL, [&] {
+    if (!TakeLegacy(pid, true).has_value()) return Fail(ECHILD, "wait: process not found");
+    return 0;
+  });
+}
+
+// ---- exec -------------------------------------------------------------------
+
+void gort_free(void* p) { std::free(p); }
+
+int gort_look_path(const char* file, char** path) {
+  return Guarded(EINVAL, [&] {
+    if (file == nullptr) return Fail(EINVAL, "gort_look_path: NULL file");
+    absl::StatusOr<std::string> p = gort::exec::LookPath(file);
+    if (!p.ok()) return FailStatus(p.status());
+    if (path != nullptr) *path = CopyOut(*p);
+    return 0;
+  });
+}
+
+int gort_exec_output(const char* const* argv, const char* const* envp, const char* stdin_data,
+                     size_t stdin_len, int flags, char** out, size_t* out_len, char** err_out,
+                     size_t* err_len, int* wait_status) {
+  // What the caller gets on every path: empty outputs until the child ran.
+  std::string got_out, got_err;
+  int status = -1;
+  int rc = Guarded(EINVAL, [&] {
+    if (argv == nullptr || argv[0] == nullptr || argv[0][0] == 0) {
+      return Fail(EINVAL, "exec: no command");
+    }
+    std::vector<std::string> args = Strings(argv + 1);
+    gort::exec::Cmd cmd = gort::exec::Command(argv[0], std::move(args));
+    if (envp != nullptr) cmd.env = Strings(envp);
+    if (stdin_data != nullptr) cmd.stdin_data.assign(stdin_data, stdin_len);
+    absl::StatusOr<std::string> r =
+        (flags & GORT_EXEC_COMBINED) != 0 ? cmd.CombinedOutput() : cmd.Output();
+    if (std::optional<gort::os::ProcessState> ps = cmd.process_state()) status = ps->Sys().status;
+    if (r.ok()) {
+      got_out = std::move(*r);
+      return 0;
+    }
+    const absl::Status& st = r.status();
+    if (auto o = st.GetPayload(absl::string_view(gort::exec::kOutputPayload.data(),
+                                                 gort::exec::kOutputPayload.size()))) {
+      got_out = std::string(*o);
+    }
+    if (auto e = st.GetPayload(absl::string_view(gort::exec::kStderrPayload.data(),
+                                                 gort::exec::kStderrPayload.size()))) {
+      got_err = std::string(*e);
+    }
+    if (status != -1) return Fail(GORT_EEXIT, st.message());  // ran and failed: an ExitError
+    return FailStatus(st);
+  });
+  if (out_len != nullptr) *out_len = got_out.size();
+  if (err_len != nullptr) *err_len = got_err.size();
+  if (wait_status != nullptr) *wait_status = status;
+  // Outputs are stored last, so that an allocation failure leaves nothing to free.
+  char* o = nullptr;
+  char* e = nullptr;
+  int copied = Guarded(ENOMEM, [&] {
+    if (out != nullptr) o = CopyOut(got_out);
+    if (err_out != nullptr) e = CopyOut(got_err);
+    return 0;
+  });
+  if (copied != 0) {
+    std::free(o);
+    std::free(e);
+    o = e = nullptr;
+    rc = copied;
+  }
+  if (out != nullptr) *out = o;
+  if (err_out != nullptr) *err_out = e;
+  return rc;
 }
 
 }  // extern "C"

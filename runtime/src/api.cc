@@ -78,6 +78,18 @@ void AbandonFiber(void* g) {
 
 }  // namespace detail
 
+namespace internal {
+// Any caller; reads what CheckPreempt would decide, changes nothing.
+bool PreemptPending() {
+  M* m = GetM();
+  if (m == nullptr || m->is_m0 || m->nowakep > 0) return false;
+  P* p = m->p;
+  G* g = m->curg;
+  return p != nullptr && g != nullptr && g->lockedm == nullptr &&
+         p->preempt.load(std::memory_order_relaxed);
+}
+}  // namespace internal
+
 // Any caller; yields only a fiber whose P sysmon marked (see runtime.h).
 // The mark is cleared here, and whenever the P runs another G. Go: the
 // morestack check of a preempted goroutine (newstack's gopreempt_m).

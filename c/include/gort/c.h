@@ -112,6 +112,16 @@ void gort_syscall_enter(void);       /* may block: sysmon may retake the P after
 void gort_syscall_enter_block(void); /* known to block: the P is handed off at once */
 int gort_syscall_exit(void);
 
+/* Cooperative preemption for an interpreter loop (runtime::CheckPreempt):
+ * a fiber that has held its processor for 10 ms without parking is asked
+ * to yield. gort_preempt_pending() returns 1 when gort_check_preempt() would
+ * yield now; a VM that holds its own lock while it runs asks first, releases
+ * the lock, calls gort_check_preempt() and takes the lock again, so that
+ * other fibers can run the VM meanwhile. Cheap (a thread-local read and a
+ * load); 0 and a no-op outside a fiber. */
+int gort_preempt_pending(void);
+void gort_check_preempt(void);
+
 /* The calling fiber's id (0 outside a fiber); fibers that exist now. */
 uint64_t gort_goid(void);
 int gort_num_goroutine(void);
@@ -250,6 +260,67 @@ int gort_process_wait(pid_t pid, int* wait_status);
  * gort_process_start and not yet waited for (so a recycled pid is never
  * signalled), else kill(2). -ESRCH: "kill: no such process". */
 int gort_process_kill(pid_t pid, int sig);
+
+/* The pre-fix algorithm (os::legacy), kept so that the fork-exec/wait race
+ * can be shown: the child is forked on whatever OS thread the calling fiber
+ * is on, and gort_legacy_process_wait loops on wait4(-1, __WNOTHREAD) on
+ * whatever thread the fiber is on then, dropping other children's statuses.
+ * A fiber that migrated between the two gets -ECHILD ("wait: no child
+ * processes"), or reaps other children, whose statuses are lost (counted in
+ * *dropped, which may be NULL). Arguments and errors as above. A pid started
+ * here is killed by gort_process_kill through its pidfd until it is waited
+ * for. For demonstrations and tests only. */
+int gort_legacy_process_start(const char* path, const char* const* argv, const char* const* envp,
+                              const char* dir, pid_t* pid);
+int gort_legacy_process_wait(pid_t pid, int* wait_status, int* dropped);
+/* Forgets a legacy child that will not be waited for (its pidfd is closed;
+ * the child, once it exits, stays a zombie until some wait on its forking
+ * thread or the process's exit). -ECHILD: not a legacy pid, or waited for. */
+int gort_legacy_process_release(pid_t pid);
+
+/* ---- exec (Go's os/exec) ---------------------------------------------- */
+
+/* Frees what a gort_ call returned through a char** (free(3)). NULL: no-op. */
+void gort_free(void* p);
+
+/* Searches $PATH for an executable named file, as exec.LookPath (a name
+ * with '/' is tried as it is) and stores a malloc'd copy of the path in
+ * *path (free with gort_free). -ENOENT: `exec: "NAME": executable file not
+ * found in $PATH`; other errors as exec.LookPath words them. */
+int gort_look_path(const char* file, char** path);
+
+/* The error of gort_exec_output for a child that ran and failed: it exited
+ * non-zero ("exit status 3") or was killed by a signal ("signal: killed"),
+ * as Go's *exec.ExitError. Outside the errno range. */
+#define GORT_EEXIT 4096
+/* Flags of gort_exec_output. */
+#define GORT_EXEC_COMBINED 1 /* stdout and stderr through one pipe (CombinedOutput) */
+
+/* Runs argv[0] (looked up in $PATH as gort_look_path does, when it has no
+ * '/') with argv, environment envp (NULL: ours), stdin_len bytes of
+ * stdin_data on its stdin (stdin_data NULL: /dev/null), waits for it, and
+ * returns its output: exec.Command(...).Output(), or CombinedOutput() with
+ * GORT_EXEC_COMBINED. A fiber parks meanwhile (the child's pipes are read
+ * through the poller), a plain thread blocks.
+ *
+ * *out (may be NULL) receives what the child wrote to stdout (both streams
+ * with GORT_EXEC_COMBINED), malloc'd and NUL-terminated, its length in
+ * *out_len (may be NULL); also when the child failed. *err_out (may be NULL)
+ * receives, when the child failed, its stderr as Go's ExitError.Stderr keeps
+ * it (the first and last 32 KiB), else "" (with GORT_EXEC_COMBINED always
+ * ""). Free both with gort_free, whatever the result (on -ENOMEM they are
+ * NULL). *wait_status (may be NULL) receives the raw wait status, -1 when
+ * the child did not run.
+ *
+ * 0: the child exited with status 0. -GORT_EEXIT: it ran and failed;
+ * gort_last_error() is "exit status 3" or "signal: killed". Otherwise the
+ * child did not start (*out and *err_out are "", still to be freed, and
+ * *wait_status is -1): -ENOENT for `exec: "nosuch": executable file not
+ * found in $PATH`, -EACCES for "fork/exec /x: permission denied", -EINVAL
+ * for a NULL or empty argv ("exec: no command"). */
+int gort_exec_output(const char* const* argv, const char* const* envp, const char* stdin_data,
+                     size_t stdin_len, int flags, char** out, size_t* out_len, char** err_out,
+                     size_t* err_len, int* wait_status);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -110,6 +110,10 @@ std::string* FiberLastError();
 // Start, and ResourceExhausted when no stack could be mapped for the main
 // fiber. A panic of the main fiber itself still aborts, as in Run.
 absl::Status RunStatus(std::function<void()> main_fiber, Options options);
+// True when CheckPreempt, called now by this fiber, would yield: the P is
+// marked and the fiber is neither locked nor inside a NoWakeP scope. A VM
+// asks first so that it can release its own lock before yielding.
+bool PreemptPending();
 
 // Tests only: the next n fiber-stack allocations fail as if mmap had
 // returned ENOMEM (where RLIMIT_AS cannot be used, as under sanitizers).
