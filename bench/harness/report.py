@@ -188,7 +188,7 @@ def plots(res, out):
     plt.close(fig)
     lines_plot("threads_children.png", "OS threads while N children run (each waited for)",
                "running children", "OS threads (peak)", "threads",
-               [(n, f"children{n}") for n in wl.CHILDREN], [wl.GORT, wl.GO])
+               [(n, f"children{n}") for n in wl.CHILDREN], [wl.GORT, wl.GORT_REAPERS, wl.GO])
     # Per-operation latency of the primitives, grouped bars, log scale.
     prims = [("runtime", "gosched", "Gosched"), ("runtime", "spawn1", "spawn (1 P)"),
              ("runtime", "spawn2", "spawn (2 Ps)"), ("chan", "sync", "chan round trip"),
