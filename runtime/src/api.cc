@@ -82,7 +82,7 @@ namespace internal {
 // Any caller; reads what CheckPreempt would decide, changes nothing.
 bool PreemptPending() {
   M* m = GetM();
-  if (m == nullptr || m->is_m0 || m->nowakep > 0) return false;
+  if (m == nullptr || m->is_m0 || m->nowakep > 0 || m->nopreempt > 0) return false;
   P* p = m->p;
   G* g = m->curg;
   return p != nullptr && g != nullptr && g->lockedm == nullptr &&
@@ -104,6 +104,7 @@ void CheckPreempt() {
   // in a moment, and must not move meanwhile: the mark waits for the next
   // check (Go: a goroutine holding locks is not preempted either).
   if (m->nowakep > 0) return;
+  if (m->nopreempt > 0) return;  // holds a runtime lock: the mark waits (Go: m.locks)
   p->preempt.store(false, std::memory_order_relaxed);
   if (g->lockedm != nullptr) return;  // a locked fiber is never preempted
   YieldPreempted(g);

@@ -116,18 +116,21 @@ struct M {
   std::size_t g0_size = 0;
   void* asan_fake = nullptr;
   void* tsan_fiber = nullptr;
-  void* eh_globals = nullptr;        // this thread's C++ exception globals
-  G* curg = nullptr;                 // the G running on this M, if any
-  P* p = nullptr;                    // the P held (null while idle or in a syscall)
-  P* nextp = nullptr;                // P handed to this M by startm / startlockedm
-  P* oldp = nullptr;                 // P held before a syscall
-  G* lockedg = nullptr;              // G locked to this M
-  bool spinning = false;             // looking for work (counted in sched.nmspinning)
-  bool exiting = false;              // a locked G exited: the thread ends
-  bool exited = false;               // the thread has left MMain (guarded by sched.lock)
-  bool releasing = false;            // released its P, not yet idle (guarded by sched.lock)
-  bool is_m0 = false;                // the Run thread while it unwinds fibers at shutdown
-  int nowakep = 0;                   // NoWakeP scopes open on this M (runtime_support.h)
+  void* eh_globals = nullptr;  // this thread's C++ exception globals
+  G* curg = nullptr;           // the G running on this M, if any
+  P* p = nullptr;              // the P held (null while idle or in a syscall)
+  P* nextp = nullptr;          // P handed to this M by startm / startlockedm
+  P* oldp = nullptr;           // P held before a syscall
+  G* lockedg = nullptr;        // G locked to this M
+  bool spinning = false;       // looking for work (counted in sched.nmspinning)
+  bool exiting = false;        // a locked G exited: the thread ends
+  bool exited = false;         // the thread has left MMain (guarded by sched.lock)
+  bool releasing = false;      // released its P, not yet idle (guarded by sched.lock)
+  bool is_m0 = false;          // the Run thread while it unwinds fibers at shutdown
+  int nowakep = 0;             // NoWakeP scopes open on this M (runtime_support.h)
+  // NoPreempt scopes open on this M: runtime code that holds a runtime lock
+  // around a call that checks for preemption (Go: m.locks).
+  int nopreempt = 0;
   std::atomic<bool> created{false};  // its OS thread exists (pthread_create returned)
   Note park;
   // Set while the M sleeps in the poller instead of on `park` (the poll

@@ -167,7 +167,14 @@ struct TimerState {
     bool pending = armed;
     armed = false;
     seq++;
+    // The receive is a preemption check, and yielding here would keep `mu`
+    // (a lock that blocks threads) held while this fiber waits for a P:
+    // every other Stop or Reset of this timer would block its M, down to
+    // the last one (a deadlock found by TimeTest's hammer under load).
+    runtime::internal::M* m = runtime::internal::GetM();
+    if (m != nullptr) m->nopreempt++;
     if (c.TryRecv().has_value()) pending = true;
+    if (m != nullptr) m->nopreempt--;
     return pending;
   }
 };

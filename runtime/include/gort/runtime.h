@@ -184,8 +184,11 @@ void Gosched();  // yield the P, stay runnable (outside a fiber: sched_yield)
 // loop that calls none of them (an interpreter's, a VM's) calls
 // CheckPreempt itself now and then, for instance from a count hook. It costs
 // a thread-local read and a load when no yield is due. A fiber locked to
-// its thread (LockOSThread) or inside a system-call bracket is never
-// preempted, nor is anything when Options::preempt is false. Outside a
+// its thread (LockOSThread), inside a system-call bracket or inside the
+// runtime's own locked sections is never preempted, nor is anything when
+// Options::preempt is false. Code that holds an OS mutex (std::mutex) must
+// not make these calls while holding it: a yield there keeps the mutex held
+// while other fibers' threads block on it. Outside a
 // fiber, a no-op. Go: the stack-bound check of a goroutine's prologue.
 void CheckPreempt();
 [[noreturn]] void Goexit();  // end the calling fiber, unwinding it (deferred destructors run)
