@@ -20,42 +20,18 @@
 
 #include "children_ratios.h"
 #include "gort/gort.h"
+#include "spawn_loop.h"
 
 namespace {
 
 constexpr const char* kChild = GORT_TESTCHILD;
 constexpr std::size_t kMiB = 1 << 20;
 
-// The timed loop runs state.max_iterations times; its first pass runs all of
-// those children (spread over the spawner fibers), the other passes are
-// empty. The loop's time over its iterations is the cost a child.
+// The children of one benchmark, spread over state.range(0) spawner fibers
+// (spawn_loop.h).
 void Loop(benchmark::State& state, const std::function<bool()>& one) {
-  const int spawners = static_cast<int>(state.range(0));
-  std::atomic<int64_t> left{static_cast<int64_t>(state.max_iterations)};
-  std::atomic<int> errors{0};
-  gort::runtime::Run(
-      [&] {
-        bool first = true;
-        for (auto _ : state) {
-          if (!first) continue;
-          first = false;
-          gort::sync::WaitGroup wg;
-          wg.Add(spawners);
-          for (int s = 0; s < spawners; s++) {
-            gort::runtime::Go([&] {
-              while (left.fetch_sub(1) > 0) {
-                if (!one()) errors.fetch_add(1);
-              }
-              wg.Done();
-            });
-          }
-          wg.Wait();
-        }
-      },
-      gort::runtime::Options{.procs = 2});
-  if (errors.load() != 0) state.SkipWithError("a command failed");
-  state.counters["children_per_s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  gort_bench::SpawnerLoop(state, static_cast<int>(state.range(0)),
+                          gort::runtime::Options{.procs = 2}, one, "a command failed");
 }
 
 bool OsStartWait() {

@@ -39,6 +39,7 @@
 #include "children_ratios.h"
 #include "gort/gort.h"
 #include "gort/internal/runtime_support.h"
+#include "spawn_loop.h"
 
 extern char** environ;
 
@@ -82,35 +83,15 @@ class PerChild {
 };
 
 void StartWaitLoop(benchmark::State& state, const char* path, int spawners, int reapers = 0) {
-  std::atomic<int64_t> left{static_cast<int64_t>(state.max_iterations)};
-  std::atomic<int> errors{0};
   PerChild per_child;
-  gort::runtime::Run(
+  gort_bench::SpawnerLoop(
+      state, spawners, gort::runtime::Options{.procs = 2, .process_reapers = reapers},
       [&] {
-        bool first = true;
-        for (auto _ : state) {
-          if (!first) continue;
-          first = false;
-          gort::sync::WaitGroup wg;
-          wg.Add(spawners);
-          for (int s = 0; s < spawners; s++) {
-            gort::runtime::Go([&] {
-              while (left.fetch_sub(1) > 0) {
-                auto pid = gort::syscall::StartProcess(path, {path}, {});
-                if (!pid.ok() || !gort::syscall::WaitProcess(*pid, nullptr).ok())
-                  errors.fetch_add(1);
-              }
-              wg.Done();
-            });
-          }
-          wg.Wait();
-        }
+        auto pid = gort::syscall::StartProcess(path, {path}, {});
+        return pid.ok() && gort::syscall::WaitProcess(*pid, nullptr).ok();
       },
-      gort::runtime::Options{.procs = 2, .process_reapers = reapers});
-  if (errors.load() != 0) state.SkipWithError("a start or wait failed");
+      "a start or wait failed");
   per_child.Report(state);
-  state.counters["children_per_s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void BM_StartProcessWait(benchmark::State& state) {
@@ -141,47 +122,25 @@ void SpawnerSweep(benchmark::internal::Benchmark* b) {
 // os::StartProcess + Wait (legacy: os::legacy's) over `spawners` fibers.
 template <bool kLegacy>
 void OsLoop(benchmark::State& state) {
-  const int spawners = static_cast<int>(state.range(0));
   const std::string path = ChildPath(0);
-  std::atomic<int64_t> left{static_cast<int64_t>(state.max_iterations)};
-  std::atomic<int> errors{0}, lost{0};
-  gort::runtime::Run(
+  std::atomic<int> lost{0};
+  gort_bench::SpawnerLoop(
+      state, static_cast<int>(state.range(0)), gort::runtime::Options{.procs = 2},
       [&] {
-        bool first = true;
-        for (auto _ : state) {
-          if (!first) continue;
-          first = false;
-          gort::sync::WaitGroup wg;
-          wg.Add(spawners);
-          for (int s = 0; s < spawners; s++) {
-            gort::runtime::Go([&] {
-              while (left.fetch_sub(1) > 0) {
-                auto p = kLegacy ? gort::os::legacy::StartProcess(path, {path}, {})
-                                 : gort::os::StartProcess(path, {path}, {});
-                if (!p.ok()) {
-                  errors.fetch_add(1);
-                  continue;
-                }
-                auto st = kLegacy ? gort::os::legacy::Wait(*p) : p->Wait();
-                if (kLegacy && !st.ok()) {
-                  lost.fetch_add(1);  // the race: another fiber's wait took it
-                } else if (!st.ok() || !st->Success()) {
-                  errors.fetch_add(1);
-                }
-              }
-              wg.Done();
-            });
-          }
-          wg.Wait();
+        auto p = kLegacy ? gort::os::legacy::StartProcess(path, {path}, {})
+                         : gort::os::StartProcess(path, {path}, {});
+        if (!p.ok()) return false;
+        auto st = kLegacy ? gort::os::legacy::Wait(*p) : p->Wait();
+        if (kLegacy && !st.ok()) {
+          lost.fetch_add(1);  // the race: another fiber's wait took it
+          return true;
         }
+        return st.ok() && st->Success();
       },
-      gort::runtime::Options{.procs = 2});
+      "a start or wait failed");
   // Lost children were reaped by other waits; collect any zombie left over.
   while (kLegacy && waitpid(-1, nullptr, WNOHANG) > 0) {
   }
-  if (errors.load() != 0) state.SkipWithError("a start or wait failed");
-  state.counters["children_per_s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   if (kLegacy) state.counters["lost_waits"] = lost.load();
 }
 void BM_OsStartProcessWait(benchmark::State& state) { OsLoop<false>(state); }
