@@ -22,25 +22,9 @@
 #include <string>
 
 #include "gort/gort.h"
+#include "proc_status.h"
 
 namespace {
-
-// A "Name:  value" field of /proc/self/status (kB for VmRSS, a count for Threads).
-long Status(const char* field) {
-  FILE* f = std::fopen("/proc/self/status", "re");
-  if (f == nullptr) return -1;
-  char line[256];
-  long v = -1;
-  const std::size_t n = std::strlen(field);
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::strncmp(line, field, n) == 0 && line[n] == ':') {
-      std::sscanf(line + n + 1, "%ld", &v);
-      break;
-    }
-  }
-  std::fclose(f);
-  return v;
-}
 
 long MapCount() {
   FILE* f = std::fopen("/proc/self/maps", "re");
@@ -62,7 +46,7 @@ void BM_Parked(benchmark::State& state) {
           gort::Chan<int> block(0);
           std::atomic<long> started{0};
           gort::sync::WaitGroup done;
-          before = Status("VmRSS");
+          before = gort_bench::ProcStatus("VmRSS");
           long i = 0;
           for (; i < n; i++) {
             try {
@@ -80,7 +64,7 @@ void BM_Parked(benchmark::State& state) {
           }
           while (started.load() < i) gort::time::Sleep(absl::Milliseconds(1));
           gort::time::Sleep(absl::Milliseconds(20));  // let the last ones park
-          after = Status("VmRSS");
+          after = gort_bench::ProcStatus("VmRSS");
           maps = MapCount();
           parked_n = i;
           block.Close();
@@ -115,7 +99,7 @@ void BM_ThreadsVsChildren(benchmark::State& state) {
           sampler.Add(1);
           gort::runtime::Go([&] {
             while (!stop.load()) {
-              peak = std::max(peak, Status("Threads"));
+              peak = std::max(peak, gort_bench::ProcStatus("Threads"));
               gort::time::Sleep(absl::Milliseconds(2));
             }
             sampler.Done();

@@ -18,26 +18,12 @@
 #include <cstring>
 #include <vector>
 
+#include "../proc_status.h"
+
 namespace {
 
 namespace fibers = boost::fibers;
 constexpr std::size_t kStack = 64 * 1024;
-
-long StatusKib(const char* field) {
-  FILE* f = std::fopen("/proc/self/status", "re");
-  if (f == nullptr) return -1;
-  char line[256];
-  long v = -1;
-  const std::size_t n = std::strlen(field);
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::strncmp(line, field, n) == 0 && line[n] == ':') {
-      std::sscanf(line + n + 1, "%ld", &v);
-      break;
-    }
-  }
-  std::fclose(f);
-  return v;
-}
 
 void PerOp(benchmark::State& state, const char* name, double per_iteration) {
   state.counters[name] =
@@ -108,7 +94,7 @@ void BM_BoostFiber_Parked(benchmark::State& state) {
     std::size_t parked = 0;
     std::vector<fibers::fiber> fs;
     fs.reserve(n);
-    const long before = StatusKib("VmRSS");
+    const long before = gort_bench::ProcStatus("VmRSS");
     for (std::size_t i = 0; i < n; i++) {
       fs.emplace_back(std::allocator_arg, boost::context::fixedsize_stack(kStack), [&] {
         std::unique_lock<fibers::mutex> l(mu);
@@ -117,7 +103,7 @@ void BM_BoostFiber_Parked(benchmark::State& state) {
       });
     }
     while (parked < n) boost::this_fiber::yield();
-    const long after = StatusKib("VmRSS");
+    const long after = gort_bench::ProcStatus("VmRSS");
     {
       std::unique_lock<fibers::mutex> l(mu);
       release = true;
