@@ -140,6 +140,15 @@ void LockOSThread() {
   g->lockedm = m;
 }
 
+namespace {
+void DoUnlockOSThread(M* m, G* g) {
+  if (g->lock_ext == 0 && g->lock_int == 0) {
+    m->lockedg = nullptr;
+    g->lockedm = nullptr;
+  }
+}
+}  // namespace
+
 // Go: UnlockOSThread / dounlockOSThread. Unlocking more often than locking is
 // a no-op, as in Go.
 void UnlockOSThread() {
@@ -147,10 +156,7 @@ void UnlockOSThread() {
   G* g = m != nullptr ? m->curg : nullptr;
   if (g == nullptr || g->lock_ext == 0) return;
   g->lock_ext--;
-  if (g->lock_ext == 0) {
-    m->lockedg = nullptr;
-    g->lockedm = nullptr;
-  }
+  DoUnlockOSThread(m, g);
 }
 
 int GOMAXPROCS(int n) {
@@ -168,6 +174,24 @@ ExternalWaker::~ExternalWaker() {
 }
 
 namespace internal {
+// Go: lockOSThread / unlockOSThread (the runtime's own, lockedInt).
+void LockOSThreadInternal() {
+  M* m = GetM();
+  G* g = m != nullptr ? m->curg : nullptr;
+  if (g == nullptr) return;
+  g->lock_int++;
+  m->lockedg = g;
+  g->lockedm = m;
+}
+
+void UnlockOSThreadInternal() {
+  M* m = GetM();
+  G* g = m != nullptr ? m->curg : nullptr;
+  if (g == nullptr || g->lock_int == 0) return;
+  g->lock_int--;
+  DoUnlockOSThread(m, g);
+}
+
 int ThreadsInUse() { return sched.nthreads.load(std::memory_order_relaxed); }
 int ThreadLimit() { return sched.max_threads; }
 

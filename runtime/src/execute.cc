@@ -21,6 +21,7 @@
 #include "schedule.h"
 #include "signals.h"
 #include "syscall_bracket.h"
+#include "sysmon.h"
 
 namespace gort::runtime::internal {
 namespace {
@@ -38,7 +39,7 @@ void FinishExit(M* m, G* g) {
   sched.ngoroutines.fetch_sub(1, std::memory_order_acq_rel);
   if (is_main) {
     sched.main_finished.store(true, std::memory_order_release);
-    sched.main_done.Wakeup();
+    SysmonWake();  // under Run, sysmon is the thread waiting for it
   }
 }
 

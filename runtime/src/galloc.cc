@@ -71,6 +71,7 @@ void GFree(P* p, G* g) {
   g->invoke = nullptr;
   g->lockedm = nullptr;
   g->lock_ext = 0;
+  g->lock_int = 0;
   g->is_main = false;
   g->eh = EhState{};
   g->goexiting = false;

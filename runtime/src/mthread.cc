@@ -5,8 +5,11 @@
 //     (and be joined) while its creator still touches it.
 //   - An M that leaves Schedule sets m->exited under sched.lock; the next
 //     NewM joins and frees such Ms (JoinExitedMs), shutdown joins them all.
-//   - The template thread creates the threads of Ms that a locked M or a
-//     plain thread asked for; it only ever sleeps on its note otherwise.
+//   - sysmon doubles as Go's template thread: it creates the threads of Ms
+//     that an M locked by the user or a plain thread asked for (sysmon
+//     itself was cloned from the Run thread at start-up and never changes
+//     its thread). An M locked by the runtime (LockOSThreadInternal) clones
+//     new Ms itself. One thread fewer than Go's sysmon + templateThread.
 #include "mthread.h"
 
 #include <pthread.h>
@@ -28,6 +31,7 @@
 #include "schedule.h"
 #include "signals.h"
 #include "stats.h"
+#include "sysmon.h"
 
 namespace gort::runtime::internal {
 namespace {
@@ -40,14 +44,14 @@ thread_local bool sigpipe_blocked = false;
 
 std::atomic<MHook> m_hook{nullptr};
 
-struct TemplateThread {
+// Ms whose threads sysmon is to create.
+struct ThreadRequests {
   Lock lock;
   std::vector<M*> queue ABSL_GUARDED_BY(lock);
-  bool stop ABSL_GUARDED_BY(lock) = false;
-  Note wake;
-  pthread_t thread{};
-  bool started = false;
-} tmpl;
+} requests;
+
+// Set on sysmon's thread, which creates threads itself.
+thread_local bool is_sysmon_thread = false;
 
 void* MStart(void* arg);
 
@@ -97,25 +101,6 @@ void NewOSThread(M* m) {
   }
 }
 
-void* TemplateMain(void*) {
-  for (;;) {
-    tmpl.wake.Sleep();
-    tmpl.wake.Clear();
-    std::vector<M*> todo;
-    bool stop;
-    {
-      LockGuard l(tmpl.lock);
-      todo.swap(tmpl.queue);
-      stop = tmpl.stop;
-    }
-    for (M* m : todo) {
-      RunMHook(MHookPoint::kTemplateBeforeCreate, m, nullptr);
-      NewOSThread(m);
-    }
-    if (stop) return nullptr;
-  }
-}
-
 }  // namespace
 
 void SetMHookForTesting(MHook hook) { m_hook.store(hook, std::memory_order_release); }
@@ -136,31 +121,18 @@ void CountThread() {
   }
 }
 
-void TemplateThreadStart() {
-  {
-    LockGuard l(tmpl.lock);
-    tmpl.stop = false;
-  }
-  tmpl.wake.Clear();
-  CountThread();
-  if (int err = pthread_create(&tmpl.thread, nullptr, &TemplateMain, nullptr); err != 0) {
-    sched.nthreads.fetch_sub(1, std::memory_order_relaxed);
-    throw Panic(std::string("gort: runtime::Run: cannot create the template thread: ") +
-                strerror(err));
-  }
-  tmpl.started = true;
-}
+void MarkSysmonThread(bool is_sysmon) { is_sysmon_thread = is_sysmon; }
 
-void TemplateThreadStop() {
-  if (!tmpl.started) return;
+void ServeThreadRequests() {
+  std::vector<M*> todo;
   {
-    LockGuard l(tmpl.lock);
-    tmpl.stop = true;
+    LockGuard l(requests.lock);
+    todo.swap(requests.queue);
   }
-  tmpl.wake.Wakeup();
-  pthread_join(tmpl.thread, nullptr);
-  sched.nthreads.fetch_sub(1, std::memory_order_relaxed);
-  tmpl.started = false;
+  for (M* m : todo) {
+    RunMHook(MHookPoint::kTemplateBeforeCreate, m, nullptr);
+    NewOSThread(m);
+  }
 }
 
 // Creates an M that will start with p (may be null). The M is already counted
@@ -168,15 +140,21 @@ void TemplateThreadStop() {
 void NewM(M* m) {
   JoinExitedMs();
   M* self = GetM();
-  if (self != nullptr && self->lockedg == nullptr && !self->is_m0) {
+  // A clean thread clones the new M itself: sysmon, an unlocked M, or one
+  // that only the runtime locked (its fiber leaves the thread as it was).
+  // Go: newm (lockedExt, not lockedInt, sends the request to the template).
+  const bool clean =
+      self == nullptr ? is_sysmon_thread
+                      : !self->is_m0 && (self->lockedg == nullptr || self->lockedg->lock_ext == 0);
+  if (clean) {
     NewOSThread(m);
     return;
   }
   {
-    LockGuard l(tmpl.lock);
-    tmpl.queue.push_back(m);
+    LockGuard l(requests.lock);
+    requests.queue.push_back(m);
   }
-  tmpl.wake.Wakeup();
+  SysmonWake();
 }
 
 M* AllocM(P* p, bool spinning) {
@@ -221,6 +199,7 @@ void* MStart(void* arg) {
   // this M cannot exit (and be joined and freed) while its creator still
   // touches it, and so that m->thread is valid before anyone joins it.
   while (!m->created.load(std::memory_order_acquire)) sched_yield();
+  pthread_setname_np(pthread_self(), "gort-m");  // for ps -L, top -H and gdb
   InitMThread(m);
   MSignalStackInit(m);
   {
@@ -248,6 +227,8 @@ void* MStart(void* arg) {
   m->exited = true;
   sched.mcount--;
   CheckDead();
+  // At shutdown sysmon (the Run thread) waits for the last M to exit.
+  if (sched.shutdown.load(std::memory_order_relaxed)) SysmonWake();
   return nullptr;
 }
 
@@ -262,8 +243,8 @@ void ShutdownWakeAllMs() {
 
 void JoinAllMs() {
   // An M allocated just before shutdown may still be on its way (queued for
-  // the template thread, or being created by another M): wait until every M
-  // has its thread before joining any. The template thread is still running.
+  // sysmon, or being created by another M): wait until every M has its
+  // thread before joining any. sysmon is still running.
   for (;;) {
     bool all = true;
     {

@@ -1,8 +1,8 @@
 // M lifecycle: creating an OS thread for an M, its start routine, joining
-// Ms that exited, and the template thread. A new M is never cloned from a
-// locked M or from a plain thread (whose per-thread state, such as an
-// unshared fs or a changed affinity, it would inherit): those ask the
-// template thread, which stays clean. Go: newm, newosproc, mstart,
+// Ms that exited, and the template role of sysmon. A new M is never cloned
+// from an M that the user locked or from a plain thread (whose per-thread
+// state, such as an unshared fs or a changed affinity, it would inherit):
+// those ask sysmon, which stays clean. Go: newm, newosproc, mstart,
 // templateThread, checkmcount.
 #ifndef GORT_RUNTIME_SRC_MTHREAD_H_
 #define GORT_RUNTIME_SRC_MTHREAD_H_
@@ -22,12 +22,14 @@ void CountThread();
 // A new M (counted, in allm) that will start holding p (may be null) and
 // spinning if `spinning`. Its thread is created by NewM. Go: allocm.
 M* AllocM(P* p, bool spinning) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched.lock);
-// Starts m's OS thread: directly from a clean M, else via the template
-// thread. Any thread. Go: newm.
+// Starts m's OS thread: directly from a clean M (or sysmon), else via
+// sysmon. Any thread. Go: newm.
 void NewM(M* m);
 
-void TemplateThreadStart();  // Run, before the first M; throws gort::Panic
-void TemplateThreadStop();   // Run, after every M was joined
+// sysmon's side of the template role: its thread marks itself, and creates
+// the queued Ms' threads each time it wakes (and once more as it stops).
+void MarkSysmonThread(bool is_sysmon);
+void ServeThreadRequests();
 
 // The Run thread becomes the pseudo-M m0, which unwinds fibers at shutdown.
 void InitM0(M* m0);
@@ -40,7 +42,7 @@ void JoinAllMs();
 // force an interleaving (tests/runtime/m_lifecycle_test.cc). No hook is set
 // outside tests; each point costs one relaxed load.
 enum class MHookPoint {
-  kTemplateBeforeCreate,  // the template thread is about to create a's thread
+  kTemplateBeforeCreate,  // sysmon (the template) is about to create a's thread
   kAfterThreadCreate,     // a's thread exists; a is not yet marked created
   kBeforeStartLockedM,    // a is about to hand its P to b, whose locked G it found
 };

@@ -15,7 +15,7 @@
 // with its own header:
 //   runq.h          local and global run queues        (runq.cc)
 //   galloc.h        G allocation, free lists, stacks    (galloc.cc)
-//   mthread.h       M lifecycle, the template thread    (mthread.cc)
+//   mthread.h       M lifecycle, sysmon as template     (mthread.cc)
 //   schedule.h      finding work, P hand-off, ready     (schedule.cc)
 //   execute.h       running a G, switches, park, exit   (execute.cc)
 //   syscall_bracket.h  EnterSyscall / ExitSyscall paths (syscall_bracket.cc)
@@ -51,8 +51,8 @@ constexpr uint32_t kRunqSize = 4;
 constexpr uint32_t kRunqSize = 256;
 #endif
 constexpr int kMaxProcs = 1024;
-// The fewest threads a runtime can run with: sysmon, the template thread and
-// one M.
+// The fewest threads a runtime can run with: sysmon and two Ms (one running,
+// one taking a hand-off).
 constexpr int kMinThreads = 3;
 
 // G status. Transitions go through CasGStatus only.
@@ -82,9 +82,13 @@ struct G {
   Stack stack;
   std::atomic<GStatus> status{GStatus::kIdle};
   uint64_t id = 0;
-  M* m = nullptr;          // the M running it (kRunning, kSyscall)
-  M* lockedm = nullptr;    // the M it is locked to (lock_ext > 0)
-  uint32_t lock_ext = 0;   // LockOSThread nesting depth
+  M* m = nullptr;         // the M running it (kRunning, kSyscall)
+  M* lockedm = nullptr;   // the M it is locked to (lock_ext + lock_int > 0)
+  uint32_t lock_ext = 0;  // LockOSThread nesting depth
+  // The runtime's own locks (LockOSThreadInternal): a process waiter or a
+  // reaper, which leave the thread as they found it, so that its M may still
+  // clone new Ms itself. Go: lockedExt / lockedInt.
+  uint32_t lock_int = 0;
   G* schedlink = nullptr;  // global run queue / free lists
   void (*invoke)(void*, bool) = nullptr;
   void* fn = nullptr;  // the callable, on this G's stack
@@ -269,7 +273,6 @@ struct Sched {
   std::size_t stack_size = kDefaultStackSize;
   int max_threads = kDefaultMaxThreads;
   std::atomic<int> nthreads{0};  // every thread the runtime created and has not joined
-  Note main_done;
   std::atomic<bool> main_finished{false};
 };
 

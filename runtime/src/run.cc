@@ -5,7 +5,8 @@
 //   1. The main fiber returned: set sched.shutdown and wake every M.
 //   2. Each M stops at its next scheduling point (a running fiber first parks,
 //      yields, exits or leaves its system call), puts its P back and exits.
-//   3. The Run thread joins every M, then the template thread and sysmon.
+//   3. The Run thread joins every M (under Run it stays sysmon until they
+//      have exited), then sysmon's thread (under Start).
 //   4. It becomes a pseudo-M (m0) and unwinds every fiber still parked or
 //      runnable on its own stack (fibers parked in the poller too); fibers
 //      that never started just drop their callable. Repeated until none is
@@ -91,8 +92,10 @@ void Shutdown() {
   // queue its G: let it finish, so the unwinding below sees the G.
   while (sched.foreign_entering.load(std::memory_order_seq_cst) != 0) sched_yield();
   ShutdownWakeAllMs();
+  // Under Run this thread is sysmon: it keeps that role until the Ms are
+  // gone. Under Stop sysmon has a thread of its own, running meanwhile.
+  if (!sched.embedded.load(std::memory_order_acquire)) SysmonHereUntilMsExit();
   JoinAllMs();
-  TemplateThreadStop();
   SysmonStop();
 
   // Step 4: unwind what is left, on this thread.
@@ -184,7 +187,7 @@ absl::Status CheckOptions(const Options& o, const char* who) {
     return absl::InvalidArgumentError(
         absl::StrCat("gort: runtime::", who, ": Options::max_threads is ", o.max_threads,
                      "; want 0 (the default, ", kDefaultMaxThreads, ") or at least ", kMinThreads,
-                     " (sysmon, the template thread and one M)"));
+                     " (sysmon and two Ms)"));
   }
   return absl::OkStatus();
 }
@@ -194,7 +197,6 @@ absl::Status CheckOptions(const Options& o, const char* who) {
 // came before any).
 void RollBackStart() {
   SysmonStop();
-  TemplateThreadStop();
   JoinAllMs();
   NetpollShutdown();
   SignalsUninstall();
@@ -217,6 +219,7 @@ namespace {
 // The last step of every way out of Run (and of Stop): the runtime may be
 // started again.
 void EndRun() {
+  MarkSysmonThread(false);
   sched.embedded.store(false, std::memory_order_release);
   SetRunThread(false);
   sched.running.store(false, std::memory_order_release);
@@ -224,7 +227,7 @@ void EndRun() {
 
 // Start-up shared by Run and Start (`who` names the caller in messages):
 // checks the options, claims the runtime, makes the Ps, the poller, the
-// signal handlers, the template thread and sysmon. On failure nothing is
+// signal handlers and sysmon. On failure nothing is
 // left started and the error says why: InvalidArgument (an option),
 // FailedPrecondition (called from a fiber, or the runtime already runs),
 // Internal (the system refused a descriptor or a thread).
@@ -252,7 +255,6 @@ absl::Status Boot(const Options& options, const char* who, bool embedded) {
   sched.ncpu.store(NumCPU(), std::memory_order_relaxed);
   sched.shutdown.store(false, std::memory_order_seq_cst);
   sched.main_finished.store(false, std::memory_order_relaxed);
-  sched.main_done.Clear();
   sched.goidgen.store(0, std::memory_order_relaxed);
   sched.embedded.store(embedded, std::memory_order_release);
   try {
@@ -275,8 +277,13 @@ absl::Status Boot(const Options& options, const char* who, bool embedded) {
     }
     NetpollInit();
     SignalsInstall();
-    TemplateThreadStart();
-    SysmonStart();
+    // Run's thread would only sleep until the main fiber returns: it is
+    // sysmon (and creates the first M). Start's caller keeps its thread.
+    if (embedded) {
+      SysmonStart();
+    } else {
+      SysmonPrepareHere();
+    }
   } catch (const std::exception& e) {
     RollBackStart();
     EndRun();
@@ -316,7 +323,7 @@ absl::Status RunStatus(std::function<void()> main_fiber, Options options) {
     EndRun();
     return absl::ResourceExhaustedError(e.what());
   }
-  sched.main_done.Sleep();
+  SysmonHereUntilMainReturns();
   Shutdown();
   EndRun();
   return absl::OkStatus();

@@ -353,6 +353,12 @@ void StartLockedM(M* m, G* g) {
     LockGuard l(sched.lock);
     sched.nmidlelocked--;
     lm->nextp = p;
+    // We are on our way to the idle list (StopM): a StartM meanwhile waits
+    // for us rather than cloning a new M. The locked fiber often gives the
+    // P straight back (a process waiter or reaper forking at once), and
+    // every such race cost a thread that then idled for the Run's life.
+    m->releasing = true;
+    sched.nmreleasing++;
   }
   lm->park.Wakeup();
 }

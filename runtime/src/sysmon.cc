@@ -108,11 +108,12 @@ void PreemptLongRunning(int64_t now) {
 // cannot help when no P is free.
 constexpr int64_t kTimerOverdueNs = 1000 * 1000;
 
-void* SysmonMain(void*) {
-  SetRunThread(true);  // readying fibers from here is the runtime's own doing
+// sysmon's loop, until `until` holds (checked after every wake-up) or
+// SysmonStop.
+void SysmonLoop(bool (*until)()) {
   int64_t delay_us = kMinDelayUs;
   int idle = 0;
-  while (!sysmon.stop.load(std::memory_order_acquire)) {
+  while (!sysmon.stop.load(std::memory_order_acquire) && !until()) {
     if (idle == 0) {
       delay_us = kMinDelayUs;
     } else if (idle > kIdleRoundsBeforeBackoff) {
@@ -135,7 +136,8 @@ void* SysmonMain(void*) {
       }
     }
     if (sysmon.wake.SleepFor(sleep_ns)) sysmon.wake.Clear();
-    if (sysmon.stop.load(std::memory_order_acquire)) break;
+    ServeThreadRequests();
+    if (sysmon.stop.load(std::memory_order_acquire) || until()) break;
     int64_t now = Nanotime();
     int64_t next_timer = EarliestTimer();
     if (next_timer != 0 && now > next_timer + kTimerOverdueNs) RunAllTimers(now);
@@ -147,7 +149,28 @@ void* SysmonMain(void*) {
       idle++;
     }
   }
+}
+
+bool Never() { return false; }
+
+void* SysmonMain(void*) {
+  SetRunThread(true);      // readying fibers from here is the runtime's own doing
+  MarkSysmonThread(true);  // and it creates the threads of Ms (the template role)
+  pthread_setname_np(pthread_self(), "gort-sysmon");
+  SysmonLoop(&Never);
   return nullptr;
+}
+
+bool MainFinished() { return sched.main_finished.load(std::memory_order_acquire); }
+
+// Whether every M has exited (its thread is about to return). Shutdown
+// only: no new M is made once the flag is set.
+bool AllMsExited() {
+  LockGuard l(sched.lock);
+  for (M* m : sched.allm) {
+    if (!m->exited) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -158,10 +181,24 @@ void SysmonStart() {
   CountThread();
   if (int err = pthread_create(&sysmon.thread, nullptr, &SysmonMain, nullptr); err != 0) {
     sched.nthreads.fetch_sub(1, std::memory_order_relaxed);
-    throw Panic(std::string("gort: runtime::Run: cannot create the sysmon thread: ") +
+    throw Panic(std::string("gort: runtime::Start: cannot create the sysmon thread: ") +
                 strerror(err));
   }
   sysmon.started = true;
+}
+
+void SysmonPrepareHere() {
+  sysmon.stop.store(false, std::memory_order_relaxed);
+  sysmon.wake.Clear();
+  MarkSysmonThread(true);
+}
+
+void SysmonHereUntilMainReturns() { SysmonLoop(&MainFinished); }
+
+void SysmonHereUntilMsExit() {
+  ServeThreadRequests();  // an M queued before shutdown still needs its thread
+  SysmonLoop(&AllMsExited);
+  MarkSysmonThread(false);
 }
 
 void SysmonWake() { sysmon.wake.Wakeup(); }

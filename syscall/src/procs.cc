@@ -7,6 +7,7 @@
 // handles. It owns the child's pidfd, so the child can be signalled safely
 // for as long as anyone can name it.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -132,7 +133,7 @@ std::atomic<int> waiters{0};
 // one per P running or about to run (StartM always hands a P), plus, for
 // each P, one M that has just given that P up and is on its way to the idle
 // list (StartM cannot reuse it yet and makes a new one): 2 * procs. Then
-// sysmon, the template thread and one spare. Counting only procs Ms (as
+// sysmon and two spares. Counting only procs Ms (as
 // before) let a burst of spawns at 2 or 4 Ps push the runtime past
 // max_threads: "fatal error: thread exhaustion".
 bool ReserveWaiter() {
@@ -149,13 +150,13 @@ bool ReserveWaiter() {
 // thread. Go: startProcess's goroutine.
 void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> argv, ProcAttr attr) {
   // Fork and wait on one OS thread: only it may wait for the child.
-  runtime::LockOSThread();
+  runtime::internal::LockOSThreadInternal();
   struct Leave {
     ~Leave() {
       // The child is reaped (or was never born): the thread has no more
       // reason to stay ours. It goes back to the idle pool (Go's goroutine
       // exits locked, ending it).
-      runtime::UnlockOSThread();
+      runtime::internal::UnlockOSThreadInternal();
       waiters.fetch_sub(1, std::memory_order_relaxed);
     }
   } leave;
@@ -294,7 +295,8 @@ void ReaperReap(int ep, pid_t pid, absl::flat_hash_map<pid_t, std::shared_ptr<Ch
 }
 
 void ReaperMain(const std::shared_ptr<Reaper>& r) {
-  runtime::LockOSThread();
+  runtime::internal::LockOSThreadInternal();
+  pthread_setname_np(pthread_self(), "gort-reaper");  // while it is ours
   absl::flat_hash_map<pid_t, std::shared_ptr<Child::Rep>> kids;
   int ep = epoll_create1(EPOLL_CLOEXEC);
   bool stop = ep < 0;
@@ -366,7 +368,8 @@ void ReaperMain(const std::shared_ptr<Reaper>& r) {
     Deliver(rep, std::move(w));
   }
   if (ep >= 0) close(ep);
-  runtime::UnlockOSThread();
+  pthread_setname_np(pthread_self(), "gort-m");
+  runtime::internal::UnlockOSThreadInternal();
 }
 
 // One of the current Run's reapers, starting them at the Run's first call.

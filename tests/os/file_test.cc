@@ -404,7 +404,7 @@ TEST_P(FileTest, ShutdownUnwindsBlockedReaders) {
 }
 
 // Each fiber blocked on its own pipe costs a stack and a poller entry,
-// never a thread: at most procs Ms plus sysmon and the template thread.
+// never a thread: at most procs Ms (plus sysmon under Start).
 // Two descriptors per pipe: as many as RLIMIT_NOFILE allows, up to 10 000.
 TEST_P(FileTest, TenThousandBlockedFibersHoldNoThreads) {
   rlimit lim{};
@@ -427,8 +427,8 @@ TEST_P(FileTest, TenThousandBlockedFibersHoldNoThreads) {
       });
     }
     YieldUntil([&] { return NetpollWaiters() == n; });
-    // Every thread the runtime made and has not joined: Ms, sysmon, the
-    // template thread.
+    // Every thread the runtime made and has not joined: its Ms (sysmon is
+    // the Run thread).
     const int during = runtime::internal::ThreadsInUse();
     EXPECT_LE(during, GetParam() + 2) << "blocked readers are holding threads";
     RecordProperty("threads", during);

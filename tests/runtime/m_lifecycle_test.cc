@@ -1,8 +1,8 @@
 // Regression tests for three races in the M lifecycle, each forced by
 // holding one thread at a named point (SetMHookForTesting) while the other
 // side runs into the window:
-//   1. Shutdown joined an M whose thread did not exist yet (queued for the
-//      template thread): pthread_join on a zero pthread_t. Fixed by marking
+//   1. Shutdown joined an M whose thread did not exist yet (queued for
+//      sysmon, the template): pthread_join on a zero pthread_t. Fixed by marking
 //      each M `created` and waiting for all of them before joining.
 //   2. A new M ran, and could exit and be joined and freed, before its
 //      creator had written m->thread. Fixed by MStart waiting for `created`.
@@ -55,10 +55,12 @@ bool SpinUntil(Pred pred) {
   return pred();
 }
 
-// 1. The template thread is held before it creates a queued M's thread until
-// shutdown has begun: shutdown must wait for that thread to exist before it
-// joins anything.
-TEST_F(MLifecycleTest, ShutdownWaitsForAnMStillQueuedForTheTemplateThread) {
+// 1. sysmon, in its template role, is held before it creates a queued M's
+// thread until shutdown has begun: shutdown must wait for that thread to
+// exist before it joins anything. (Under Start, where sysmon has a thread of
+// its own and Stop comes from a plain thread; under Run, sysmon is the
+// thread that shuts down, and serves the queue first.)
+TEST_F(MLifecycleTest, ShutdownWaitsForAnMStillQueuedForSysmon) {
   std::atomic<int> held{0};
   std::atomic<bool> armed{false};  // the start-up M goes through it too
   SetHook([&](MHookPoint point, M*, M*) {
@@ -68,19 +70,49 @@ TEST_F(MLifecycleTest, ShutdownWaitsForAnMStillQueuedForTheTemplateThread) {
   });
   runtime::Options o;
   o.procs = 1;
-  runtime::Run(
-      [&] {
-        // One P, one M (ours). A locked M asks the template thread for new
-        // Ms: a second P needs one, and there is no idle M to take it.
-        runtime::LockOSThread();
-        armed = true;
-        runtime::GOMAXPROCS(2);
-        // Return at once, with that M still queued.
-      },
-      o);
-  EXPECT_EQ(held.load(), 1) << "the new M did not go through the template thread";
+  ASSERT_TRUE(runtime::Start(o).ok());
+  std::atomic<bool> asked{false};
+  runtime::Go([&] {
+    // One P, one M (ours). An M locked by the user asks sysmon for new Ms:
+    // a second P needs one, and there is no idle M to take it.
+    runtime::LockOSThread();
+    armed = true;
+    runtime::GOMAXPROCS(2);
+    asked = true;
+    // End at once, with that M still queued.
+  });
+  ASSERT_TRUE(SpinUntil([&] { return held.load() == 1 && asked.load(); }));
+  ASSERT_TRUE(runtime::Stop().ok());
+  EXPECT_EQ(held.load(), 1) << "the new M did not go through sysmon";
   SetMHookForTesting(nullptr);
   runtime::Run([] {});  // and the runtime starts again
+}
+
+// 1b. Under Run an M locked by the runtime (a process waiter, a reaper)
+// clones new Ms itself; only the user's lock sends them to sysmon.
+TEST_F(MLifecycleTest, OnlyTheUsersLockSendsNewMsToSysmon) {
+  std::atomic<int> via_sysmon{0}, created{0};
+  std::atomic<bool> armed{false};
+  SetHook([&](MHookPoint point, M*, M*) {
+    if (!armed.load()) return;
+    if (point == MHookPoint::kTemplateBeforeCreate) via_sysmon.fetch_add(1);
+    if (point == MHookPoint::kAfterThreadCreate) created.fetch_add(1);
+  });
+  runtime::Options o;
+  o.procs = 1;
+  runtime::Run(
+      [&] {
+        runtime::internal::LockOSThreadInternal();
+        armed = true;
+        runtime::GOMAXPROCS(2);  // a new M for the second P, cloned here
+        Chan<int> c(0);
+        runtime::Go([c] { c.Send(1); });
+        c.Recv();
+        runtime::internal::UnlockOSThreadInternal();
+      },
+      o);
+  EXPECT_GE(created.load(), 1) << "no M was made while locked: the test shows nothing";
+  EXPECT_EQ(via_sysmon.load(), 0);
 }
 
 // 2. The creator is held between pthread_create and marking the M created:

@@ -74,8 +74,8 @@ TEST_P(ReaperTest, TenThousandChildrenOnBoundedThreads) {
             most_threads = std::max(most_threads, runtime::internal::ThreadsInUse());
         }
         most_threads = std::max(most_threads, runtime::internal::ThreadsInUse());
-        // procs Ms, K reapers' Ms, sysmon, the template thread, and the Ms
-        // that a P hand-off may briefly need beside them.
+        // procs Ms, K reapers' Ms, and the Ms that a P hand-off may briefly
+        // need beside them (sysmon is the Run thread, not counted).
         EXPECT_LE(most_threads, GetParam() + kReapers + 4) << n << " children running";
         RecordProperty("children", n);
         RecordProperty("threads", most_threads);
@@ -122,8 +122,8 @@ TEST_P(ReaperTest, ReaperOutlivesKillsExecFailuresAndRelease) {
           ASSERT_TRUE(syscall::WaitProcess(*exit7, &w).ok());
           EXPECT_EQ(w.ExitStatus(), 7);
         }
-        // No thread per child came and stayed: procs Ms, the reaper's,
-        // sysmon, the template thread, and hand-off slack.
+        // No thread per child came and stayed: procs Ms, the reaper's, and
+        // hand-off slack.
         (void)threads;
         EXPECT_LE(runtime::internal::ThreadsInUse(), runtime::GOMAXPROCS(0) + 1 + 4);
         testing::YieldUntil([] { return syscall::PendingProcesses() == 0; });

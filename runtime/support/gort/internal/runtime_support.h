@@ -13,10 +13,19 @@
 
 namespace gort::runtime::internal {
 
-// The thread budget: threads the runtime has now (Ms, sysmon, the template
-// thread) and Options::max_threads.
+// The thread budget: threads the runtime has now (Ms and sysmon) and
+// Options::max_threads.
 int ThreadsInUse();
 int ThreadLimit();
+
+// runtime::LockOSThread for the layers above, which lock a fiber to its
+// thread without changing the thread (a process waiter, a reaper): while it
+// is locked, its M still starts new Ms itself, where a fiber locked by the
+// user may have changed its thread (unshare, setns, affinity) and new Ms
+// are cloned by sysmon instead. Nest; each Lock needs its Unlock. Outside a
+// fiber they do nothing. Go: lockOSThread / unlockOSThread.
+void LockOSThreadInternal();
+void UnlockOSThreadInternal();
 
 // While one is alive, a fiber that the calling fiber readies or starts on
 // its own P (which holds nothing else) wakes no idle P: the caller promises
