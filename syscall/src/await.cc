@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -267,14 +268,15 @@ absl::Status ReapIfExited(pid_t pid, Waitmsg* w, bool* reaped) {
 // pidfd and on the runtime's shutdown descriptor, then a non-blocking wait4
 // on this thread (__WNOTHREAD keeps Plan 9's rule: only the forking thread
 // reaps).
-absl::Status AwaitChild(pid_t pid, int pidfd, Waitmsg* w, bool* stopped) {
+absl::Status AwaitChild(pid_t pid, int pidfd, Waitmsg* w, bool* stopped, Bracket bracket) {
   *stopped = false;
   for (;;) {
     struct pollfd fds[2] = {{pidfd, POLLIN, 0}, {runtime::internal::ShutdownEventFd(), POLLIN, 0}};
     int n;
     int err = 0;
     {
-      runtime::BlockingSyscall bs;
+      std::optional<runtime::BlockingSyscall> bs;
+      if (bracket == Bracket::kOwn) bs.emplace();
       do {
         n = poll(fds, fds[1].fd >= 0 ? 2 : 1, -1);
       } while (n < 0 && errno == EINTR);

@@ -29,15 +29,23 @@ int ForkTimesRecorded();                // records held now, stale ones included
 inline constexpr std::size_t kForkTimesPruneMin = 64;  // no prune below this many
 int ForkTimesPending();  // records of pids still our children (prunes first)
 
+// How a call that blocks its thread treats the calling fiber's P.
+enum class Bracket {
+  kOwn,       // the call enters and leaves a system-call bracket itself
+  kCallerIn,  // the caller is already inside one (it holds no P)
+};
+
 // ForkExec without the fork-time record (the caller keeps its own), with a
 // pidfd in *pidfd when pidfd is not null.
 absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<std::string>& argv,
-                                    const gort::syscall::ProcAttr& attr, int* pidfd);
+                                    const gort::syscall::ProcAttr& attr, int* pidfd,
+                                    Bracket bracket = Bracket::kOwn);
 
 // Waits for the one child `pid` of the calling OS thread (pidfd names it),
 // parking the fiber's P meanwhile. Returns with *stopped set, and no status,
 // if the runtime began shutting down first (the child still runs).
-absl::Status AwaitChild(pid_t pid, int pidfd, gort::syscall::Waitmsg* w, bool* stopped);
+absl::Status AwaitChild(pid_t pid, int pidfd, gort::syscall::Waitmsg* w, bool* stopped,
+                        Bracket bracket = Bracket::kOwn);
 
 // Reaps `pid`, a child of the calling OS thread, if it has exited (wait4
 // with WNOHANG and __WNOTHREAD): *reaped says whether it was, and *w then

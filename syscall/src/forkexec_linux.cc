@@ -270,7 +270,7 @@ int AboveStdio(int fd) {
 namespace internal {
 
 absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<std::string>& argv,
-                                    const ProcAttr& attr, int* pidfd) {
+                                    const ProcAttr& attr, int* pidfd, Bracket bracket) {
   // Everything the child needs, before the clone. Go: forkExec.
   if (argv0.empty()) return ForkError(argv0, ENOENT);
   // Linux would run the program with argc == 0 (and warn in the kernel log);
@@ -350,7 +350,9 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
     // at once if some are queued (sysmon would take it only after a tick;
     // many spawners then fork one P at a time), else only if the wait
     // drags on. The fiber stays on this OS thread throughout.
-    if (runtime::internal::OthersWaitForP()) {
+    if (bracket == Bracket::kCallerIn) {
+      // Already without a P.
+    } else if (runtime::internal::OthersWaitForP()) {
       runtime::EnterSyscallBlock();
     } else {
       runtime::EnterSyscall();
@@ -375,7 +377,7 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
         ReapFailed(pid);  // on this thread: the child is ours
       }
     }
-    runtime::ExitSyscall();
+    if (bracket == Bracket::kOwn) runtime::ExitSyscall();
   }
   close(pipefd[0]);
   if (pid < 0) return ForkError(argv0, clone_errno);

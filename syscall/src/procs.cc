@@ -161,25 +161,38 @@ void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> arg
     }
   } leave;
   auto rep = std::make_shared<Child::Rep>();
-  absl::StatusOr<pid_t> r = internal::ForkExecChild(argv0, argv, attr, &rep->pidfd);
+  // From the fork to the reap this fiber needs no P: one system-call
+  // bracket spans the child's life, so the P is given up once and taken
+  // back once (two thread hand-overs fewer per child than a bracket for
+  // the fork and another for the wait). Inside it the fiber may only do
+  // what needs no P: map the child, and Send to forkc, which has room.
+  if (runtime::internal::OthersWaitForP()) {
+    runtime::EnterSyscallBlock();  // the fork takes a while: let them run
+  } else {
+    runtime::EnterSyscall();
+  }
+  absl::StatusOr<pid_t> r =
+      internal::ForkExecChild(argv0, argv, attr, &rep->pidfd, internal::Bracket::kCallerIn);
   if (!r.ok()) {  // nothing to wait for, nothing registered
+    runtime::ExitSyscall();
     forkc.Send(ForkRet{nullptr, Detached(r.status())});
     return;
   }
   rep->pid = *r;
   rep->started = absl::Now();
   MapChild(rep);
+  // The wait is long: the P goes now (first, so that the starter, readied
+  // below onto the global queue, wakes at most the one M that takes it).
+  runtime::internal::HandOffSyscallP();
   // Only now report the child: a Wait issued right after StartProcess
-  // returns always finds the entry. The starter runs on the M our P is
-  // handed to when AwaitChild blocks: no other P need wake for it.
-  {
-    runtime::internal::NoWakeP handed_off_next;
-    forkc.Send(ForkRet{rep, absl::OkStatus()});
-  }
+  // returns always finds the entry.
+  forkc.Send(ForkRet{rep, absl::OkStatus()});
 
   auto w = std::make_shared<WaitErr>();
   bool stopped = false;
-  w->err = Detached(internal::AwaitChild(rep->pid, rep->pidfd, &w->msg, &stopped));
+  w->err = Detached(
+      internal::AwaitChild(rep->pid, rep->pidfd, &w->msg, &stopped, internal::Bracket::kCallerIn));
+  runtime::ExitSyscall();
   if (stopped) {
     Abandon(rep, w.get());
   } else if (w->err.ok()) {
@@ -202,6 +215,13 @@ void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> arg
 // Signal and the errors are the per-child mode's. At shutdown a reaper
 // refuses new requests, hands its running children to the orphan reaper
 // and ends.
+//
+// A reaper never holds a P: it spends its whole life inside one system-call
+// bracket, so that neither its waits nor its forks hand a P off and back
+// (each such round trip costs two thread switches). What it does there
+// needs no P: system calls, the wait map's mutex, and Sends to channels
+// with room (replies, statuses), whose receivers go to the global run
+// queue.
 
 struct ForkRequest {
   std::string argv0;
@@ -248,7 +268,8 @@ absl::Status ReaperStopped(const std::string& argv0) {
 void ReaperFork(int ep, ForkRequest& req,
                 absl::flat_hash_map<pid_t, std::shared_ptr<Child::Rep>>& kids) {
   auto rep = std::make_shared<Child::Rep>();
-  absl::StatusOr<pid_t> r = internal::ForkExecChild(req.argv0, req.argv, req.attr, &rep->pidfd);
+  absl::StatusOr<pid_t> r = internal::ForkExecChild(req.argv0, req.argv, req.attr, &rep->pidfd,
+                                                    internal::Bracket::kCallerIn);
   if (!r.ok()) {
     req.reply.Send(ForkRet{nullptr, Detached(r.status())});
     return;
@@ -267,7 +288,8 @@ void ReaperFork(int ep, ForkRequest& req,
     (void)SignalPidfd(rep->pidfd, SIGKILL);
     Waitmsg ignored;
     bool stopped = false;
-    (void)internal::AwaitChild(rep->pid, rep->pidfd, &ignored, &stopped);
+    (void)internal::AwaitChild(rep->pid, rep->pidfd, &ignored, &stopped,
+                               internal::Bracket::kCallerIn);
     req.reply.Send(
         ForkRet{nullptr, absl::Status(absl::ErrnoToStatusCode(err),
                                       absl::StrCat("fork/exec ", req.argv0,
@@ -310,19 +332,14 @@ void ReaperMain(const std::shared_ptr<Reaper>& r) {
     if (!stop && sfd >= 0) stop = epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) < 0;
   }
   std::vector<std::shared_ptr<ForkRequest>> batch;
+  runtime::EnterSyscallBlock();  // for good: see above
   while (!stop) {
     epoll_event evs[64];
     int n;
-    {
-      runtime::BlockingSyscall bs;
-      do {
-        n = epoll_wait(ep, evs, 64, -1);
-      } while (n < 0 && errno == EINTR);
-    }
+    do {
+      n = epoll_wait(ep, evs, 64, -1);
+    } while (n < 0 && errno == EINTR);
     if (n < 0) break;  // cannot happen with a valid epoll descriptor
-    // The fibers answered here run on the M our P is handed to when we go
-    // back to epoll_wait (the first of them; the others wake Ps as usual).
-    runtime::internal::NoWakeP handed_off_next;
     for (int i = 0; i < n; i++) {
       const uint64_t key = evs[i].data.u64;
       if (key == kShutdownKey) {
@@ -369,6 +386,7 @@ void ReaperMain(const std::shared_ptr<Reaper>& r) {
   }
   if (ep >= 0) close(ep);
   pthread_setname_np(pthread_self(), "gort-m");
+  runtime::ExitSyscall();  // (at shutdown: resumes on the Run thread)
   runtime::internal::UnlockOSThreadInternal();
 }
 

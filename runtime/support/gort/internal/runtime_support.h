@@ -57,6 +57,15 @@ uint64_t RunGeneration();
 // once (EnterSyscallBlock) rather than leave them to sysmon's retake.
 bool OthersWaitForP();
 
+// Inside an EnterSyscall bracket, about to block for long: gives the P
+// away now (to an M for the work queued on it, else to the idle list), as
+// sysmon would after a tick, unless sysmon took it already. The fiber then
+// needs a P again only at ExitSyscall. Readying fibers inside any bracket
+// queues them globally (the fiber holds no P there), so a fiber that stays
+// in a bracket for a child's whole life may still Send to a buffered
+// channel that has room, or Close one; it must never park.
+void HandOffSyscallP();
+
 // An eventfd that becomes readable once shutdown has begun (the main fiber
 // returned) and stays readable until Run returns; -1 outside Run. A system
 // call that may wait indefinitely polls it beside its own descriptor, so
