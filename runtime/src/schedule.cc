@@ -615,6 +615,19 @@ void Schedule(M* m) {
 
 namespace {
 
+// Work was queued globally by a thread without a P (a fiber inside a
+// system call, sysmon, a plain thread): start an M on an idle P to run it,
+// unless one already spins (it will find the work). Not a spinning M, as
+// WakeP starts: a spinning M that finds work wakes another to spin in its
+// place, which only finds nothing and sleeps again; for a wake-up from
+// outside, that is a second thread switch per readied fiber. Go:
+// injectglist's startIdle.
+void StartIdleM() {
+  if (sched.npidle.load(std::memory_order_acquire) == 0) return;
+  if (sched.nmspinning.load(std::memory_order_acquire) != 0) return;
+  StartM(nullptr, false);
+}
+
 // Queues a runnable G: on the caller's P (as runnext) when there is one,
 // else on the global queue; then wakes an idle P.
 void QueueRunnable(G* g) {
@@ -628,8 +641,12 @@ void QueueRunnable(G* g) {
     if (alone) return;
   } else {
     if (m == nullptr) RegisterForeignThread();
-    LockGuard l(sched.lock);
-    GlobRunqPut(g);
+    {
+      LockGuard l(sched.lock);
+      GlobRunqPut(g);
+    }
+    StartIdleM();
+    return;
   }
   WakeP();
 }
@@ -653,8 +670,12 @@ void ReadyBatch(G* const* gs, int n) {
     for (int i = 0; i < n; i++) RunqPut(p, gs[i], false);
   } else {
     if (m == nullptr) RegisterForeignThread();
-    LockGuard l(sched.lock);
-    for (int i = 0; i < n; i++) GlobRunqPut(gs[i]);
+    {
+      LockGuard l(sched.lock);
+      for (int i = 0; i < n; i++) GlobRunqPut(gs[i]);
+    }
+    for (int i = 0; i < n && sched.npidle.load(std::memory_order_acquire) > 0; i++) StartIdleM();
+    return;
   }
   WakeP();
 }

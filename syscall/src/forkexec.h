@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,27 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
 // if the runtime began shutting down first (the child still runs).
 absl::Status AwaitChild(pid_t pid, int pidfd, gort::syscall::Waitmsg* w, bool* stopped,
                         Bracket bracket = Bracket::kOwn);
+
+// A child cloned without waiting for its exec (CLONE_VM without
+// CLONE_VFORK): the reaper's way, so that one thread has any number of
+// children between clone and exec instead of sleeping through each exec.
+// StartExecChild clones (no bracket of its own: the caller holds no P, or
+// accepts a short block); PendingExecFd becomes readable once the exec's
+// verdict is in, and FinishExecChild then takes it: the pid (and its pidfd
+// in *pidfd), or the child's error (the child reaped on this thread). A
+// PendingExecPtr dropped unfinished waits for the verdict, then reaps a
+// child that failed; one that exec'd is the dropper's to reap.
+struct PendingExec;
+struct PendingExecDeleter {
+  void operator()(PendingExec* p) const;
+};
+using PendingExecPtr = std::unique_ptr<PendingExec, PendingExecDeleter>;
+absl::StatusOr<PendingExecPtr> StartExecChild(const std::string& argv0,
+                                              const std::vector<std::string>& argv,
+                                              const gort::syscall::ProcAttr& attr);
+int PendingExecFd(const PendingExec& p);
+pid_t PendingExecPid(const PendingExec& p);
+absl::StatusOr<pid_t> FinishExecChild(PendingExecPtr p, int* pidfd);
 
 // Reaps `pid`, a child of the calling OS thread, if it has exited (wait4
 // with WNOHANG and __WNOTHREAD): *reaped says whether it was, and *w then

@@ -12,6 +12,7 @@
 // SIGXFSZ) to SIG_DFL before restoring the mask and exec'ing (clone without
 // CLONE_SIGHAND gives it its own table).
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -22,6 +23,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -265,13 +267,29 @@ int AboveStdio(int fd) {
   return moved;
 }
 
-}  // namespace
+// Everything a child reads between clone and exec, prepared before the
+// clone: argv and envp as C arrays, the fd plan, the status pipe. Points
+// into the strings it was prepared from, which must outlive the child's
+// exec.
+struct Prepared {
+  std::vector<const char*> cargv, cenv;
+  std::vector<int> fds, scratch;
+  int pipefd[2] = {-1, -1};  // the status pipe (both ends CLOEXEC, >= 3)
+  sigset_t child_mask;
+  ChildPlan plan{};
+  Prepared() = default;
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+  ~Prepared() {
+    for (int fd : pipefd) {
+      if (fd >= 0) close(fd);
+    }
+  }
+};
 
-namespace internal {
-
-absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<std::string>& argv,
-                                    const ProcAttr& attr, int* pidfd, Bracket bracket) {
-  // Everything the child needs, before the clone. Go: forkExec.
+// Go: forkExec's checks and argv/envp conversion.
+absl::Status Prepare(const std::string& argv0, const std::vector<std::string>& argv,
+                     const ProcAttr& attr, Prepared* x) {
   if (argv0.empty()) return ForkError(argv0, ENOENT);
   // Linux would run the program with argc == 0 (and warn in the kernel log);
   // programs assume argv[0] exists.
@@ -280,67 +298,99 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
         "fork/exec ", argv0, ": argv is empty (argv[0], the program's name, is required)"));
   }
   if (HasNul(argv0)) return ForkError(argv0, EINVAL);
-  std::vector<const char*> cargv;
-  cargv.reserve(argv.size() + 1);
+  x->cargv.reserve(argv.size() + 1);
   for (const auto& a : argv) {
     if (HasNul(a)) return ForkError(argv0, EINVAL);
-    cargv.push_back(a.c_str());
+    x->cargv.push_back(a.c_str());
   }
-  cargv.push_back(nullptr);
-  std::vector<const char*> cenv;
-  cenv.reserve(attr.env.size() + 1);
+  x->cargv.push_back(nullptr);
+  x->cenv.reserve(attr.env.size() + 1);
   for (const auto& e : attr.env) {
     if (HasNul(e)) return ForkError(argv0, EINVAL);
-    cenv.push_back(e.c_str());
+    x->cenv.push_back(e.c_str());
   }
-  cenv.push_back(nullptr);
+  x->cenv.push_back(nullptr);
   if (HasNul(attr.dir))
     return absl::InvalidArgumentError(absl::StrCat("chdir ", attr.dir, ": invalid argument"));
-  std::vector<int> fds;
   if (attr.files.empty()) {
     // The default plan inherits 0-2 as they are: one the parent has closed
     // stays closed in the child.
-    for (int i = 0; i < 3; i++) fds.push_back(fcntl(i, F_GETFD) >= 0 ? i : -1);
+    for (int i = 0; i < 3; i++) x->fds.push_back(fcntl(i, F_GETFD) >= 0 ? i : -1);
   } else {
-    fds = attr.files;
+    x->fds = attr.files;
   }
-  std::vector<int> scratch(fds.size());
+  x->scratch.resize(x->fds.size());
 
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) return ForkError(argv0, errno);
-  for (int& fd : pipefd) {
-    if ((fd = AboveStdio(fd)) < 0) {
-      int e = errno;
-      for (int f : pipefd) {
-        if (f >= 0) close(f);
-      }
-      return ForkError(argv0, e);
-    }
+  if (pipe2(x->pipefd, O_CLOEXEC) != 0) {
+    x->pipefd[0] = x->pipefd[1] = -1;
+    return ForkError(argv0, errno);
   }
+  for (int& fd : x->pipefd) {
+    if ((fd = AboveStdio(fd)) < 0) return ForkError(argv0, errno);
+  }
+  x->plan = ChildPlan{argv0.c_str(),
+                      const_cast<char* const*>(x->cargv.data()),
+                      const_cast<char* const*>(x->cenv.data()),
+                      attr.dir.empty() ? nullptr : attr.dir.c_str(),
+                      x->fds.data(),
+                      static_cast<int>(x->fds.size()),
+                      x->scratch.data(),
+                      x->pipefd[1],
+                      attr.sys.setsid,
+                      attr.sys.setpgid,
+                      attr.sys.pgid,
+                      attr.sys.pdeathsig,
+                      &x->child_mask};
+  return absl::OkStatus();
+}
 
-  sigset_t all, old, child_mask;
+// The clone, with every signal blocked around it so that no handler of the
+// parent runs in the child (which resets them before it unblocks). Returns
+// the pid or -errno; closes the parent's copy of the pipe's write end.
+long CloneChild(Prepared* x, unsigned long flags, char* stack_top, int* pidfd) {
+  sigset_t all, old;
   sigfillset(&all);
-  ChildPlan plan{argv0.c_str(),
-                 const_cast<char* const*>(cargv.data()),
-                 const_cast<char* const*>(cenv.data()),
-                 attr.dir.empty() ? nullptr : attr.dir.c_str(),
-                 fds.data(),
-                 static_cast<int>(fds.size()),
-                 scratch.data(),
-                 pipefd[1],
-                 attr.sys.setsid,
-                 attr.sys.setpgid,
-                 attr.sys.pgid,
-                 attr.sys.pdeathsig,
-                 &child_mask};
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  // The child gets this thread's mask, but with SIGPIPE deliverable: the
+  // runtime's Ms block it for themselves (and a host thread may have).
+  x->child_mask = old;
+  sigdelset(&x->child_mask, SIGPIPE);
+  long r = GortRawClone(flags, stack_top, &ChildMain, &x->plan, pidfd);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  close(x->pipefd[1]);
+  x->pipefd[1] = -1;
+  return r;
+}
+
+// Reads the exec's verdict from the status pipe: 0 (EOF: the exec
+// happened, or the child died before it; its wait says which) or the number
+// of bytes of a report. Blocks until the child has exec'd or failed.
+ssize_t ReadVerdict(int fd, int report[2]) {
+  ssize_t n;
+  do {
+    n = read(fd, report, 2 * sizeof(int));
+  } while (n < 0 && errno == EINTR);
+  if (n != 0 && n != static_cast<ssize_t>(2 * sizeof(int)))
+    report[0] = kStepExec, report[1] = EPIPE;
+  return n;
+}
+
+}  // namespace
+
+namespace internal {
+
+absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<std::string>& argv,
+                                    const ProcAttr& attr, int* pidfd, Bracket bracket) {
+  // Everything the child needs, before the clone. Go: forkExec.
+  Prepared x;
+  if (absl::Status st = Prepare(argv0, argv, attr, &x); !st.ok()) return st;
 
   // The child's stack: inside this frame, which stays intact while the parent
   // thread is suspended (CLONE_VFORK).
   constexpr std::size_t kChildStack = 32 * 1024;
   alignas(64) char child_stack[kChildStack];
 
-  pid_t pid;
-  int clone_errno = 0;
+  long r;
   int report[2] = {0, 0};
   int child_pidfd = -1;
   ssize_t n = 0;
@@ -357,36 +407,84 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
     } else {
       runtime::EnterSyscall();
     }
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    // The child gets this thread's mask, but with SIGPIPE deliverable: the
-    // runtime's Ms block it for themselves (and a host thread may have).
-    child_mask = old;
-    sigdelset(&child_mask, SIGPIPE);
     unsigned long flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (pidfd != nullptr ? CLONE_PIDFD : 0);
-    long r = GortRawClone(flags, child_stack + kChildStack, &ChildMain, &plan, &child_pidfd);
-    pid = r < 0 ? -1 : static_cast<pid_t>(r);
-    if (r < 0) clone_errno = static_cast<int>(-r);
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    close(pipefd[1]);
-    if (pid > 0) {
-      do {
-        n = read(pipefd[0], report, sizeof(report));
-      } while (n < 0 && errno == EINTR);
-      if (n != 0) {
-        if (n != sizeof(report)) report[0] = kStepExec, report[1] = EPIPE;
-        ReapFailed(pid);  // on this thread: the child is ours
-      }
+    r = CloneChild(&x, flags, child_stack + kChildStack, &child_pidfd);
+    if (r > 0) {
+      n = ReadVerdict(x.pipefd[0], report);
+      if (n != 0) ReapFailed(static_cast<pid_t>(r));  // on this thread: the child is ours
     }
     if (bracket == Bracket::kOwn) runtime::ExitSyscall();
   }
-  close(pipefd[0]);
-  if (pid < 0) return ForkError(argv0, clone_errno);
+  if (r < 0) return ForkError(argv0, static_cast<int>(-r));
   if (n != 0) {
     if (child_pidfd >= 0) close(child_pidfd);
     return ChildError(argv0, attr, report[0], report[1]);
   }
   if (pidfd != nullptr) *pidfd = child_pidfd;
-  return pid;
+  return static_cast<pid_t>(r);
+}
+
+// A child between clone and exec that its parent thread did not wait for.
+// Owns copies of everything the child reads (it shares this memory) and
+// the child's stack, until FinishExecChild has the verdict.
+struct PendingExec {
+  std::string argv0;
+  std::vector<std::string> argv;
+  ProcAttr attr;
+  Prepared x;
+  std::unique_ptr<char[]> stack;
+  pid_t pid = -1;
+  int pidfd = -1;
+  ~PendingExec() {
+    if (pidfd >= 0) close(pidfd);
+  }
+};
+
+void PendingExecDeleter::operator()(PendingExec* p) const {
+  // Never while the child may still read p: its verdict must be in (an
+  // exec or an exit closes the pipe's last write end).
+  if (p->pid > 0 && p->x.pipefd[0] >= 0) {
+    int report[2];
+    if (ReadVerdict(p->x.pipefd[0], report) != 0) ReapFailed(p->pid);
+  }
+  delete p;
+}
+
+absl::StatusOr<PendingExecPtr> StartExecChild(const std::string& argv0,
+                                              const std::vector<std::string>& argv,
+                                              const ProcAttr& attr) {
+  PendingExecPtr p(new PendingExec);
+  p->argv0 = argv0;
+  p->argv = argv;
+  p->attr = attr;
+  if (absl::Status st = Prepare(p->argv0, p->argv, p->attr, &p->x); !st.ok()) return st;
+  constexpr std::size_t kChildStack = 32 * 1024;
+  p->stack.reset(new char[kChildStack]);
+  // CLONE_VM without CLONE_VFORK: the child runs beside this thread on its
+  // own stack, touching only p's memory, which lives until the verdict.
+  long r =
+      CloneChild(&p->x, CLONE_VM | CLONE_PIDFD | SIGCHLD, p->stack.get() + kChildStack, &p->pidfd);
+  if (r < 0) return ForkError(argv0, static_cast<int>(-r));
+  p->pid = static_cast<pid_t>(r);
+  return p;
+}
+
+int PendingExecFd(const PendingExec& p) { return p.x.pipefd[0]; }
+pid_t PendingExecPid(const PendingExec& p) { return p.pid; }
+
+absl::StatusOr<pid_t> FinishExecChild(PendingExecPtr p, int* pidfd) {
+  int report[2] = {0, 0};
+  if (ReadVerdict(p->x.pipefd[0], report) != 0) {
+    ReapFailed(p->pid);
+    close(p->x.pipefd[0]);  // the verdict is in: the deleter has nothing to wait for
+    p->x.pipefd[0] = -1;
+    return ChildError(p->argv0, p->attr, report[0], report[1]);
+  }
+  close(p->x.pipefd[0]);
+  p->x.pipefd[0] = -1;
+  *pidfd = p->pidfd;
+  p->pidfd = -1;
+  return p->pid;
 }
 
 }  // namespace internal

@@ -255,35 +255,51 @@ Reapers& reapers() {
 }
 
 // Keys of the reaper's epoll events: the wake-up and shutdown descriptors,
-// else kChildKey + the child's pid.
+// kExecBit + pid for the status pipe of a child not yet exec'd, else
+// kChildKey + the child's pid.
 constexpr uint64_t kWakeKey = 0, kShutdownKey = 1, kChildKey = 2;
+constexpr uint64_t kExecBit = uint64_t{1} << 62;
+
+using Kids = absl::flat_hash_map<pid_t, std::shared_ptr<Child::Rep>>;
+
+// A child cloned for a request, its exec's verdict not yet in. The reaper
+// does not sleep through each exec (CLONE_VFORK would stop its thread until
+// the child exec'd): it clones and goes on, and the status pipe tells it,
+// through epoll, when to answer. So K reapers have any number of execs in
+// flight, as many spawning threads would.
+struct Starting {
+  internal::PendingExecPtr exec;
+  std::shared_ptr<ForkRequest> req;
+  absl::Time started;
+};
+using StartingMap = absl::flat_hash_map<pid_t, Starting>;
 
 absl::Status ReaperStopped(const std::string& argv0) {
   return absl::FailedPreconditionError(
       absl::StrCat("fork/exec ", argv0, ": the runtime is shutting down"));
 }
 
-// Forks one requested child on this (the reaper's) thread and adds it to
-// the reaper's set.
-void ReaperFork(int ep, ForkRequest& req,
-                absl::flat_hash_map<pid_t, std::shared_ptr<Child::Rep>>& kids) {
+// The verdict of s's exec is in (or the caller waits for it): answer the
+// request, and watch the child if it runs.
+void ReaperFinish(int ep, Starting s, Kids& kids) {
+  epoll_ctl(ep, EPOLL_CTL_DEL, internal::PendingExecFd(*s.exec), nullptr);
+  ForkRequest& req = *s.req;
   auto rep = std::make_shared<Child::Rep>();
-  absl::StatusOr<pid_t> r = internal::ForkExecChild(req.argv0, req.argv, req.attr, &rep->pidfd,
-                                                    internal::Bracket::kCallerIn);
+  absl::StatusOr<pid_t> r = internal::FinishExecChild(std::move(s.exec), &rep->pidfd);
   if (!r.ok()) {
     req.reply.Send(ForkRet{nullptr, Detached(r.status())});
     return;
   }
   rep->pid = *r;
-  rep->started = absl::Now();
+  rep->started = s.started;
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kChildKey + static_cast<uint64_t>(rep->pid);
   if (epoll_ctl(ep, EPOLL_CTL_ADD, rep->pidfd, &ev) < 0) {
     // Cannot watch it (ENOMEM, or the epoll limit of the user): the child
-    // runs already, so it is waited for the per-child way, by a fiber of
-    // its own on this thread... which is ours, and busy. Kill it and reap it
-    // now rather than leave an unwatched child.
+    // runs already, and this thread, the only one that may wait for it,
+    // serves every other child too. Kill it and reap it now rather than
+    // leave an unwatched child.
     const int err = errno;
     (void)SignalPidfd(rep->pidfd, SIGKILL);
     Waitmsg ignored;
@@ -301,8 +317,30 @@ void ReaperFork(int ep, ForkRequest& req,
   req.reply.Send(ForkRet{rep, absl::OkStatus()});
 }
 
+// Clones one requested child on this (the reaper's) thread; its request is
+// answered once the exec's verdict is in (ReaperFinish).
+void ReaperFork(int ep, std::shared_ptr<ForkRequest> req, StartingMap& starting, Kids& kids) {
+  const absl::Time started = absl::Now();
+  absl::StatusOr<internal::PendingExecPtr> p =
+      internal::StartExecChild(req->argv0, req->argv, req->attr);
+  if (!p.ok()) {
+    req->reply.Send(ForkRet{nullptr, Detached(p.status())});
+    return;
+  }
+  const pid_t pid = internal::PendingExecPid(**p);
+  Starting s{*std::move(p), std::move(req), started};
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kExecBit + static_cast<uint64_t>(pid);
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, internal::PendingExecFd(*s.exec), &ev) < 0) {
+    ReaperFinish(ep, std::move(s), kids);  // cannot watch the pipe: wait for it here
+    return;
+  }
+  starting.emplace(pid, std::move(s));
+}
+
 // A child's pidfd became readable: reap it if it has exited.
-void ReaperReap(int ep, pid_t pid, absl::flat_hash_map<pid_t, std::shared_ptr<Child::Rep>>& kids) {
+void ReaperReap(int ep, pid_t pid, Kids& kids) {
   auto it = kids.find(pid);
   if (it == kids.end()) return;
   std::shared_ptr<Child::Rep> rep = it->second;
@@ -319,7 +357,8 @@ void ReaperReap(int ep, pid_t pid, absl::flat_hash_map<pid_t, std::shared_ptr<Ch
 void ReaperMain(const std::shared_ptr<Reaper>& r) {
   runtime::internal::LockOSThreadInternal();
   pthread_setname_np(pthread_self(), "gort-reaper");  // while it is ours
-  absl::flat_hash_map<pid_t, std::shared_ptr<Child::Rep>> kids;
+  Kids kids;
+  StartingMap starting;
   int ep = epoll_create1(EPOLL_CLOEXEC);
   bool stop = ep < 0;
   if (!stop) {
@@ -355,10 +394,16 @@ void ReaperMain(const std::shared_ptr<Reaper>& r) {
           if (runtime::internal::ShuttingDown()) {
             req->reply.Send(ForkRet{nullptr, ReaperStopped(req->argv0)});
           } else {
-            ReaperFork(ep, *req, kids);
+            ReaperFork(ep, std::move(req), starting, kids);
           }
         }
         batch.clear();
+      } else if (key & kExecBit) {
+        auto it = starting.find(static_cast<pid_t>(key - kExecBit));
+        if (it == starting.end()) continue;  // finished already (an earlier event)
+        Starting s = std::move(it->second);
+        starting.erase(it);
+        ReaperFinish(ep, std::move(s), kids);
       } else {
         ReaperReap(ep, static_cast<pid_t>(key - kChildKey), kids);
       }
@@ -379,6 +424,10 @@ void ReaperMain(const std::shared_ptr<Reaper>& r) {
     rs.all.erase(std::remove(rs.all.begin(), rs.all.end(), r), rs.all.end());
   }
   for (auto& req : batch) req->reply.Send(ForkRet{nullptr, ReaperStopped(req->argv0)});
+  // Children between clone and exec: their verdicts come at once; those
+  // that run join the others.
+  for (auto& [pid, s] : starting) ReaperFinish(ep, std::move(s), kids);
+  starting.clear();
   for (auto& [pid, rep] : kids) {
     auto w = std::make_shared<WaitErr>();
     Abandon(rep, w.get());

@@ -191,5 +191,60 @@ TEST_P(ReaperTest, ConcurrentStartsAcrossReapers) {
       3);
 }
 
+// One reaper with many children between clone and exec at once (it does
+// not sleep through each exec): every request still gets its own answer,
+// successes, exec failures and failures in the child before the exec
+// alike, and no status pipe, pidfd or zombie is left (the fixture checks).
+TEST_P(ReaperTest, ManyExecsInFlightOnOneReaper) {
+  Run(
+      [] {
+        constexpr int kFibers = 48;
+        sync::WaitGroup wg;
+        wg.Add(kFibers);
+        std::atomic<int> good{0};
+        std::vector<std::string> errors(kFibers);
+        for (int i = 0; i < kFibers; i++) {
+          runtime::Go([&, i] {
+            switch (i % 3) {
+              case 0: {
+                auto p = syscall::StartProcess(kChild, {kChild, "exit", std::to_string(i)}, {});
+                Waitmsg w;
+                if (p.ok() && syscall::WaitProcess(*p, &w).ok() && w.ExitStatus() == i) {
+                  good.fetch_add(1);
+                } else {
+                  errors[i] = p.ok() ? "wrong status" : p.status().ToString();
+                }
+                break;
+              }
+              case 1: {
+                auto p = syscall::StartProcess("/no/such/program", {"x"}, {});
+                if (p.status().message() ==
+                    "fork/exec /no/such/program: no such file or directory") {
+                  good.fetch_add(1);
+                } else {
+                  errors[i] = p.status().ToString();
+                }
+                break;
+              }
+              default: {
+                auto p = syscall::StartProcess(kChild, {kChild}, ProcAttr{.dir = "/no/such/dir"});
+                if (p.status().message() == "chdir /no/such/dir: no such file or directory") {
+                  good.fetch_add(1);
+                } else {
+                  errors[i] = p.status().ToString();
+                }
+              }
+            }
+            wg.Done();
+          });
+        }
+        wg.Wait();
+        EXPECT_EQ(good.load(), kFibers);
+        for (int i = 0; i < kFibers; i++) EXPECT_EQ(errors[i], "") << i;
+        EXPECT_EQ(syscall::PendingProcesses(), 0);
+      },
+      1);
+}
+
 }  // namespace
 }  // namespace gort
