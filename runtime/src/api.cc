@@ -223,6 +223,7 @@ bool OthersWaitForP() {
   return !RunqEmpty(p) || sched.runq_size.load(std::memory_order_acquire) > 0;
 }
 int ShutdownEventFd() { return sched.shutdown_fd; }
+bool IdlePAvailable() { return sched.npidle.load(std::memory_order_acquire) > 0; }
 RuntimeStats ReadRuntimeStats() {
   auto r = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   return RuntimeStats{r(stats.futex_wakes), r(stats.futex_sleeps), r(stats.threads_created),

@@ -32,7 +32,20 @@ SwitchTarget G0Of(M* m) { return {m->g0ctx, m->g0_lo, m->g0_size, m->tsan_fiber}
 // The bookkeeping of a finished G, run once its stack is no longer in use
 // (on g0, or on the next G after a direct switch). Go: goexit0.
 void FinishExit(M* m, G* g) {
-  CasGStatus(g, GStatus::kRunning, GStatus::kDead);
+  // A G of the runtime's own may end inside a system-call bracket, holding
+  // no P (see IdlePAvailable in runtime_support.h).
+  if (g->status.load(std::memory_order_relaxed) == GStatus::kSyscall) {
+    if (P* p = m->oldp) {  // still attached (EnterSyscall): give it away
+      m->oldp = nullptr;
+      if (CasPStatus(p, PStatus::kSyscall, PStatus::kIdle)) {
+        p->syscalltick.fetch_add(1, std::memory_order_relaxed);
+        HandoffP(p);
+      }
+    }
+    CasGStatus(g, GStatus::kSyscall, GStatus::kDead);
+  } else {
+    CasGStatus(g, GStatus::kRunning, GStatus::kDead);
+  }
   g->m = nullptr;
   bool is_main = g->is_main;
   GFree(m->p, g);

@@ -192,6 +192,14 @@ void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> arg
   bool stopped = false;
   w->err = Detached(
       internal::AwaitChild(rep->pid, rep->pidfd, &w->msg, &stopped, internal::Bracket::kCallerIn));
+  if (!stopped && !runtime::internal::IdlePAvailable()) {
+    // Every P is busy: taking one back would cost two thread switches, only
+    // to end. Deliver from inside the bracket (the waiting fiber goes to
+    // the global queue) and end there; this M goes idle.
+    if (w->err.ok()) w->msg.real = absl::Now() - rep->started;
+    Deliver(rep, std::move(w));
+    return;
+  }
   runtime::ExitSyscall();
   if (stopped) {
     Abandon(rep, w.get());

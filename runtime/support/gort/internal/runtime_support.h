@@ -66,6 +66,15 @@ bool OthersWaitForP();
 // channel that has room, or Close one; it must never park.
 void HandOffSyscallP();
 
+// A fiber inside a system-call bracket may end there (return from its
+// function) without ExitSyscall: it never takes a P back, its M goes idle.
+// For the runtime's own fibers whose last act is to ready another (a
+// process waiter): when every P is busy, taking one back only to end costs
+// two thread switches (the M queues the fiber and sleeps until another M
+// hands over its P). Whether a P is idle now (then ExitSyscall takes it at
+// once, and the readied fiber can run next on it):
+bool IdlePAvailable();
+
 // An eventfd that becomes readable once shutdown has begun (the main fiber
 // returned) and stays readable until Run returns; -1 outside Run. A system
 // call that may wait indefinitely polls it beside its own descriptor, so
