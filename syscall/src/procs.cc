@@ -163,9 +163,10 @@ void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> arg
   auto rep = std::make_shared<Child::Rep>();
   // From the fork to the reap this fiber needs no P: one system-call
   // bracket spans the child's life, so the P is given up once and taken
-  // back once (two thread hand-overs fewer per child than a bracket for
-  // the fork and another for the wait). Inside it the fiber may only do
-  // what needs no P: map the child, and Send to forkc, which has room.
+  // back at most once (a bracket for the fork and another for the wait
+  // cost a hand-off and a recovery more per child). Inside it the fiber
+  // may only do what needs no P: map the child, and Send to channels that
+  // have room (forkc; the child's waitc).
   if (runtime::internal::OthersWaitForP()) {
     runtime::EnterSyscallBlock();  // the fork takes a while: let them run
   } else {
