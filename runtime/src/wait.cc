@@ -25,6 +25,12 @@ namespace {
 void BlockOn(M* m, G* g, Waiter* w, void (*unlock)(void*), void* arg, const char* reason) {
   if (m != nullptr && m->is_m0) {
     // The Run thread is unwinding a fiber at shutdown: nothing will ready it.
+    // This is a new wait (the fiber's code went on after the unwind began,
+    // past a C frame that caught it, and blocked again): its waiter is
+    // queued and nobody dequeued it, whatever became of the wait the fiber
+    // was parked in when the unwind began (readied_before_unwind speaks of
+    // that one only). So the catch that unwinds out of it must dequeue it.
+    if (m->curg != nullptr) m->curg->readied_before_unwind = false;
     unlock(arg);
     BlockedWhileUnwinding(m->curg);
   }

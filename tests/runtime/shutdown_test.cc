@@ -268,6 +268,53 @@ TEST(ShutdownApi, ReadiedSenderOfAFreedChannelIsUnwoundSafely) {
   receiver.join();
 }
 
+// A fiber readied while shutdown is under way (so it never runs again
+// before it is unwound), whose code goes on past a frame that swallows the
+// unwind (as every entry point of the C API does) and blocks on another
+// channel: that new wait must leave the channel's queue as it unwinds in
+// turn. It stayed queued (the mark "readied before the unwind", which says
+// the first wait's waker already dequeued it, was taken for the new wait
+// too), and a later send handed its value to the dead fiber's waiter: a
+// crash in gort-lua's shutdown test, about once in 30 runs.
+TEST(ShutdownApi, WaitBegunWhileUnwindingLeavesItsQueue) {
+  Chan<int> first(0), second(0), never(0);
+  std::atomic<bool> readied{false};
+  std::atomic<int> late_send{-1};
+  std::thread waker([&] {
+    while (!runtime::internal::ShuttingDown()) usleep(100);
+    first.Send(1);  // readies the parked receiver, which cannot run now
+    readied = true;
+  });
+  runtime::Run(
+      [&] {
+        // Unwound in creation order: this one first...
+        Go([&] {
+          try {
+            first.Recv();
+          } catch (...) {  // swallowed, as a C boundary does
+          }
+          second.Recv();  // a new wait, during the unwind
+        });
+        // ...then this one, whose destructor sends to that wait's channel.
+        Go([&] {
+          struct Late {
+            Chan<int>& c;
+            std::atomic<int>& result;
+            ~Late() { result = c.TrySend(7) ? 1 : 0; }
+          } late{second, late_send};
+          never.Recv();
+        });
+        Go([&] {
+          runtime::BlockingSyscall bs;  // shutdown waits for this bracket
+          while (!readied.load()) usleep(100);
+        });
+        for (int i = 0; i < 3; i++) runtime::Gosched();  // all three park
+      },
+      runtime::Options{.procs = 1});
+  waker.join();
+  EXPECT_EQ(late_send.load(), 0) << "a send found the unwound fiber's waiter still queued";
+}
+
 // A fiber that enters a bracket after shutdown began, with fibers queued on
 // its P: the P is handed off, no M may take it any more, and it used to be
 // parked with its queue full: "fatal error: pidleput: P has non-empty run
