@@ -35,13 +35,7 @@ void FinishExit(M* m, G* g) {
   // A G of the runtime's own may end inside a system-call bracket, holding
   // no P (see IdlePAvailable in runtime_support.h).
   if (g->status.load(std::memory_order_relaxed) == GStatus::kSyscall) {
-    if (P* p = m->oldp) {  // still attached (EnterSyscall): give it away
-      m->oldp = nullptr;
-      if (CasPStatus(p, PStatus::kSyscall, PStatus::kIdle)) {
-        p->syscalltick.fetch_add(1, std::memory_order_relaxed);
-        HandoffP(p);
-      }
-    }
+    GiveUpSyscallP(m);  // one EnterSyscall left attached
     CasGStatus(g, GStatus::kSyscall, GStatus::kDead);
   } else {
     CasGStatus(g, GStatus::kRunning, GStatus::kDead);

@@ -36,6 +36,20 @@ G* ExitSyscall0(M* m, G* g) {
   return nullptr;  // the loop stops this M (or waits for its locked G)
 }
 
+bool RetakeSyscallP(P* p) {
+  if (!CasPStatus(p, PStatus::kSyscall, PStatus::kIdle)) return false;
+  p->syscalltick.fetch_add(1, std::memory_order_relaxed);
+  HandoffP(p);
+  return true;
+}
+
+void GiveUpSyscallP(M* m) {
+  P* p = m->oldp;
+  if (p == nullptr) return;  // EnterSyscallBlock gave it away already
+  m->oldp = nullptr;
+  (void)RetakeSyscallP(p);  // false: sysmon took it
+}
+
 // Sysmon's retake, done by the M in the call itself. Go has no such call
 // (its raw syscalls choose entersyscall or entersyscallblock up front).
 void HandOffSyscallP() {
@@ -45,13 +59,7 @@ void HandOffSyscallP() {
   if (g->status.load(std::memory_order_relaxed) != GStatus::kSyscall) {
     Throw("handoffsyscallp: not in a system call");
   }
-  P* p = m->oldp;
-  if (p == nullptr) return;  // EnterSyscallBlock gave it away already
-  m->oldp = nullptr;
-  if (CasPStatus(p, PStatus::kSyscall, PStatus::kIdle)) {  // else sysmon took it
-    p->syscalltick.fetch_add(1, std::memory_order_relaxed);
-    HandoffP(p);
-  }
+  GiveUpSyscallP(m);
 }
 
 }  // namespace internal

@@ -14,6 +14,14 @@ namespace gort::runtime::internal {
 // else null and the M stops).
 G* ExitSyscall0(M* m, G* g);
 
+// Takes p, which an M in a system call left in kSyscall, and hands it off
+// (to an M for its work, else to the idle list). False if someone else took
+// it first (the M leaving its call, or sysmon). Go: retake's CAS + handoffp.
+bool RetakeSyscallP(P* p);
+// The same for the P that m itself left attached at EnterSyscall (none
+// after EnterSyscallBlock): m gives it away while still in its call.
+void GiveUpSyscallP(M* m);
+
 }  // namespace gort::runtime::internal
 
 #endif  // GORT_RUNTIME_SRC_SYSCALL_BRACKET_H_

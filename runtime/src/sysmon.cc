@@ -17,6 +17,7 @@
 #include "runq.h"
 #include "schedule.h"
 #include "stats.h"
+#include "syscall_bracket.h"
 #include "timers.h"
 
 namespace gort::runtime::internal {
@@ -65,11 +66,9 @@ int Retake(int64_t now) {
         p->sysmon_when + kRetakeSlackNs > now) {
       continue;
     }
-    if (CasPStatus(p, PStatus::kSyscall, PStatus::kIdle)) {
-      p->syscalltick.fetch_add(1, std::memory_order_relaxed);
+    if (RetakeSyscallP(p)) {
       n++;
       Count(stats.retakes);
-      HandoffP(p);
     }
   }
   return n;
