@@ -128,20 +128,25 @@ void Goexit() {
   throw ForcedUnwind{};
 }
 
-// Go: LockOSThread / dolockOSThread. Outside a fiber the caller is a plain
-// thread, which is trivially "locked" to itself.
-void LockOSThread() {
+namespace {
+// One nesting count of the running fiber's lock to its M: lock_ext for the
+// user's LockOSThread, lock_int for the runtime's own. The fiber is locked
+// while either is above zero. Go: dolockOSThread / dounlockOSThread.
+void DoLockOSThread(uint32_t G::*depth) {
   M* m = GetM();
   G* g = m != nullptr ? m->curg : nullptr;
   if (g == nullptr) return;
-  if (g->lock_ext == UINT32_MAX) throw Panic("LockOSThread nesting overflow");
-  g->lock_ext++;
+  if (g->*depth == UINT32_MAX) throw Panic("LockOSThread nesting overflow");
+  (g->*depth)++;
   m->lockedg = g;
   g->lockedm = m;
 }
 
-namespace {
-void DoUnlockOSThread(M* m, G* g) {
+void DoUnlockOSThread(uint32_t G::*depth) {
+  M* m = GetM();
+  G* g = m != nullptr ? m->curg : nullptr;
+  if (g == nullptr || g->*depth == 0) return;
+  (g->*depth)--;
   if (g->lock_ext == 0 && g->lock_int == 0) {
     m->lockedg = nullptr;
     g->lockedm = nullptr;
@@ -149,15 +154,13 @@ void DoUnlockOSThread(M* m, G* g) {
 }
 }  // namespace
 
-// Go: UnlockOSThread / dounlockOSThread. Unlocking more often than locking is
-// a no-op, as in Go.
-void UnlockOSThread() {
-  M* m = GetM();
-  G* g = m != nullptr ? m->curg : nullptr;
-  if (g == nullptr || g->lock_ext == 0) return;
-  g->lock_ext--;
-  DoUnlockOSThread(m, g);
-}
+// Go: LockOSThread. Outside a fiber the caller is a plain thread, which is
+// trivially "locked" to itself.
+void LockOSThread() { DoLockOSThread(&G::lock_ext); }
+
+// Go: UnlockOSThread. Unlocking more often than locking is a no-op, as in
+// Go.
+void UnlockOSThread() { DoUnlockOSThread(&G::lock_ext); }
 
 int GOMAXPROCS(int n) {
   if (!sched.running.load(std::memory_order_acquire)) return 0;
@@ -175,22 +178,8 @@ ExternalWaker::~ExternalWaker() {
 
 namespace internal {
 // Go: lockOSThread / unlockOSThread (the runtime's own, lockedInt).
-void LockOSThreadInternal() {
-  M* m = GetM();
-  G* g = m != nullptr ? m->curg : nullptr;
-  if (g == nullptr) return;
-  g->lock_int++;
-  m->lockedg = g;
-  g->lockedm = m;
-}
-
-void UnlockOSThreadInternal() {
-  M* m = GetM();
-  G* g = m != nullptr ? m->curg : nullptr;
-  if (g == nullptr || g->lock_int == 0) return;
-  g->lock_int--;
-  DoUnlockOSThread(m, g);
-}
+void LockOSThreadInternal() { DoLockOSThread(&G::lock_int); }
+void UnlockOSThreadInternal() { DoUnlockOSThread(&G::lock_int); }
 
 int ThreadsInUse() { return sched.nthreads.load(std::memory_order_relaxed); }
 int ThreadLimit() { return sched.max_threads; }
