@@ -193,20 +193,16 @@ void Waiter(Chan<ForkRet> forkc, std::string argv0, std::vector<std::string> arg
   bool stopped = false;
   w->err = Detached(
       internal::AwaitChild(rep->pid, rep->pidfd, &w->msg, &stopped, internal::Bracket::kCallerIn));
+  if (!stopped && w->err.ok()) w->msg.real = absl::Now() - rep->started;
   if (!stopped && !runtime::internal::IdlePAvailable()) {
     // Every P is busy: taking one back would cost two thread switches, only
     // to end. Deliver from inside the bracket (the waiting fiber goes to
     // the global queue) and end there; this M goes idle.
-    if (w->err.ok()) w->msg.real = absl::Now() - rep->started;
     Deliver(rep, std::move(w));
     return;
   }
   runtime::ExitSyscall();
-  if (stopped) {
-    Abandon(rep, w.get());
-  } else if (w->err.ok()) {
-    w->msg.real = absl::Now() - rep->started;
-  }
+  if (stopped) Abandon(rep, w.get());
   // The waiting fiber runs next on this P, as this one ends.
   runtime::internal::NoWakeP ends_next;
   Deliver(rep, std::move(w));
@@ -283,6 +279,14 @@ struct Starting {
 };
 using StartingMap = absl::flat_hash_map<pid_t, Starting>;
 
+// Watches fd for readability under key. False (errno set) if epoll refuses.
+bool Watch(int ep, int fd, uint64_t key) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = key;
+  return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
 absl::Status ReaperStopped(const std::string& argv0) {
   return absl::FailedPreconditionError(
       absl::StrCat("fork/exec ", argv0, ": the runtime is shutting down"));
@@ -301,10 +305,7 @@ void ReaperFinish(int ep, Starting s, Kids& kids) {
   }
   rep->pid = *r;
   rep->started = s.started;
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kChildKey + static_cast<uint64_t>(rep->pid);
-  if (epoll_ctl(ep, EPOLL_CTL_ADD, rep->pidfd, &ev) < 0) {
+  if (!Watch(ep, rep->pidfd, kChildKey + static_cast<uint64_t>(rep->pid))) {
     // Cannot watch it (ENOMEM, or the epoll limit of the user): the child
     // runs already, and this thread, the only one that may wait for it,
     // serves every other child too. Kill it and reap it now rather than
@@ -338,10 +339,7 @@ void ReaperFork(int ep, std::shared_ptr<ForkRequest> req, StartingMap& starting,
   }
   const pid_t pid = internal::PendingExecPid(**p);
   Starting s{*std::move(p), std::move(req), started};
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kExecBit + static_cast<uint64_t>(pid);
-  if (epoll_ctl(ep, EPOLL_CTL_ADD, internal::PendingExecFd(*s.exec), &ev) < 0) {
+  if (!Watch(ep, internal::PendingExecFd(*s.exec), kExecBit + static_cast<uint64_t>(pid))) {
     ReaperFinish(ep, std::move(s), kids);  // cannot watch the pipe: wait for it here
     return;
   }
@@ -371,13 +369,9 @@ void ReaperMain(const std::shared_ptr<Reaper>& r) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   bool stop = ep < 0;
   if (!stop) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kWakeKey;
-    stop = epoll_ctl(ep, EPOLL_CTL_ADD, r->wake, &ev) < 0;
-    ev.data.u64 = kShutdownKey;
+    stop = !Watch(ep, r->wake, kWakeKey);
     const int sfd = runtime::internal::ShutdownEventFd();
-    if (!stop && sfd >= 0) stop = epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) < 0;
+    if (!stop && sfd >= 0) stop = !Watch(ep, sfd, kShutdownKey);
   }
   std::vector<std::shared_ptr<ForkRequest>> batch;
   runtime::EnterSyscallBlock();  // for good: see above
