@@ -267,6 +267,9 @@ int AboveStdio(int fd) {
   return moved;
 }
 
+// The stack a child runs on between clone and exec (raw system calls only).
+constexpr std::size_t kChildStack = 32 * 1024;
+
 // Everything a child reads between clone and exec, prepared before the
 // clone: argv and envp as C arrays, the fd plan, the status pipe. Points
 // into the strings it was prepared from, which must outlive the child's
@@ -387,7 +390,6 @@ absl::StatusOr<pid_t> ForkExecChild(const std::string& argv0, const std::vector<
 
   // The child's stack: inside this frame, which stays intact while the parent
   // thread is suspended (CLONE_VFORK).
-  constexpr std::size_t kChildStack = 32 * 1024;
   alignas(64) char child_stack[kChildStack];
 
   long r;
@@ -458,7 +460,6 @@ absl::StatusOr<PendingExecPtr> StartExecChild(const std::string& argv0,
   p->argv = argv;
   p->attr = attr;
   if (absl::Status st = Prepare(p->argv0, p->argv, p->attr, &p->x); !st.ok()) return st;
-  constexpr std::size_t kChildStack = 32 * 1024;
   p->stack.reset(new char[kChildStack]);
   // CLONE_VM without CLONE_VFORK: the child runs beside this thread on its
   // own stack, touching only p's memory, which lives until the verdict.
@@ -474,14 +475,13 @@ pid_t PendingExecPid(const PendingExec& p) { return p.pid; }
 
 absl::StatusOr<pid_t> FinishExecChild(PendingExecPtr p, int* pidfd) {
   int report[2] = {0, 0};
-  if (ReadVerdict(p->x.pipefd[0], report) != 0) {
+  const bool failed = ReadVerdict(p->x.pipefd[0], report) != 0;
+  close(p->x.pipefd[0]);  // the verdict is in: the deleter has nothing to wait for
+  p->x.pipefd[0] = -1;
+  if (failed) {
     ReapFailed(p->pid);
-    close(p->x.pipefd[0]);  // the verdict is in: the deleter has nothing to wait for
-    p->x.pipefd[0] = -1;
     return ChildError(p->argv0, p->attr, report[0], report[1]);
   }
-  close(p->x.pipefd[0]);
-  p->x.pipefd[0] = -1;
   *pidfd = p->pidfd;
   p->pidfd = -1;
   return p->pid;
