@@ -243,14 +243,20 @@ TEST_P(ExecTest, CommandContextDeadlineKills) {
 }
 
 // A parent context's cancel reaches the command through a derived one, and
-// Output keeps what the child wrote before it died.
+// Output keeps what the child wrote before it died. The cancel waits for a
+// marker the child makes after its echo, not for a fixed time: a loaded
+// machine may take longer than any guess to start a shell.
 TEST_P(ExecTest, CommandContextParentCancelKeepsPartialOutput) {
-  RunFibers([] {
+  char tmpl[] = "/tmp/gort-partial-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string marker = std::string(tmpl) + "/echoed";
+  RunFibers([&marker] {
     auto [parent, cancel_parent] = context::WithCancel(context::Background());
     auto [ctx, cancel] = context::WithCancel(parent);
-    exec::Cmd c = exec::CommandContext(ctx, "/bin/sh", {"-c", "echo partial; exec sleep 60"});
-    Go([cancel_parent = cancel_parent] {
-      time::Sleep(absl::Milliseconds(100));
+    exec::Cmd c = exec::CommandContext(ctx, "/bin/sh",
+                                       {"-c", "echo partial; : > " + marker + "; exec sleep 60"});
+    Go([cancel_parent = cancel_parent, &marker] {
+      while (access(marker.c_str(), F_OK) != 0) time::Sleep(absl::Milliseconds(1));
       cancel_parent();
     });
     auto out = c.Output();
@@ -259,6 +265,8 @@ TEST_P(ExecTest, CommandContextParentCancelKeepsPartialOutput) {
     EXPECT_EQ(Payload(out.status(), exec::kOutputPayload), "partial\n");
     cancel();
   });
+  unlink(marker.c_str());
+  rmdir(tmpl);
 }
 
 // Go: a context already done at Start starts nothing and returns ctx.Err();
