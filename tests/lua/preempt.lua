@@ -8,7 +8,9 @@ go(function()
   while not done do spins = spins + 1 end
   finished:send(spins)
 end)
-sleep(0.001)   -- parks main; the spinner takes the VM lock and keeps it
-done = true    -- runs only once the spinner was preempted
+-- Park main until the spinner has run (it takes the VM lock and keeps it);
+-- so the line after the loop runs only once the spinner was preempted.
+repeat sleep(0.001) until spins > 0
+done = true
 assert(finished:recv() > 0)
 print("preempt ok")

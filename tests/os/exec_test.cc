@@ -29,6 +29,7 @@
 #include "gort/sync.h"
 #include "gort/syscall.h"
 #include "gort/time.h"
+#include "netpoll.h"
 #include "process_testing.h"
 
 namespace gort {
@@ -233,12 +234,21 @@ TEST_P(ExecTest, CommandContextCancelKills) {
 
 TEST_P(ExecTest, CommandContextDeadlineKills) {
   RunFibers([] {
-    auto [ctx, cancel] = context::WithTimeout(context::Background(), absl::Milliseconds(50));
-    exec::Cmd c = exec::CommandContext(ctx, kChild, {"sleep", "60000"});
-    absl::Status st = c.Run();
-    EXPECT_EQ(st.code(), absl::StatusCode::kDeadlineExceeded) << st;
-    EXPECT_EQ(st.message(), "signal: killed (context deadline exceeded)");
-    cancel();
+    for (absl::Duration d = absl::Milliseconds(50);; d *= 2) {
+      auto [ctx, cancel] = context::WithTimeout(context::Background(), d);
+      exec::Cmd c = exec::CommandContext(ctx, kChild, {"sleep", "60000"});
+      absl::Status st = c.Run();
+      cancel();
+      if (!c.process().has_value() && st == context::DeadlineExceeded()) {
+        // The deadline passed before Start (a stalled machine): Start
+        // rightly started nothing. Again, with more time.
+        ASSERT_LT(d, absl::Seconds(60));
+        continue;
+      }
+      EXPECT_EQ(st.code(), absl::StatusCode::kDeadlineExceeded) << st;
+      EXPECT_EQ(st.message(), "signal: killed (context deadline exceeded)");
+      break;
+    }
   });
 }
 
@@ -316,7 +326,12 @@ TEST_P(ExecTest, CommandContextCancelAfterExitBeforeWait) {
     auto [ctx, cancel] = context::WithCancel(context::Background());
     exec::Cmd c = exec::CommandContext(ctx, kChild, {"echo", "done"});
     ASSERT_TRUE(c.Start().ok());
-    time::Sleep(absl::Milliseconds(50));  // the child exits meanwhile
+    // The child has exited (a zombie, or reaped already), not merely been
+    // given time to: a kill now cannot change its status.
+    const pid_t pid = c.process()->Pid();
+    for (char st = testing::ProcState(pid); st != 'Z' && st != 0; st = testing::ProcState(pid)) {
+      time::Sleep(absl::Milliseconds(1));
+    }
     cancel();
     time::Sleep(absl::Milliseconds(50));  // the watcher sees the cancel first
     absl::Status st = c.Wait();
@@ -353,17 +368,33 @@ TEST_P(ExecTest, CommandContextFanOutCancel) {
   });
 }
 
+// A timeout cannot wait for the child to have printed: the child marks its
+// echo with a file, and a run whose timeout came first (a loaded machine
+// may take longer than any guess to start a shell) is repeated with twice
+// the timeout.
 TEST_P(ExecTest, OutputTimesOutWithPartialOutput) {
-  RunFibers([] {
-    // The grandchild's trick is not needed: a child that prints and then
-    // sleeps is killed with its output kept.
-    exec::Cmd c = exec::Command("/bin/sh", {"-c", "echo partial; exec sleep 60"});
-    c.timeout = absl::Milliseconds(100);
-    auto out = c.Output();
-    ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded);
-    EXPECT_EQ(Payload(out.status(), exec::kOutputPayload), "partial\n");
+  char tmpl[] = "/tmp/gort-partial-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string marker = std::string(tmpl) + "/echoed";
+  RunFibers([&marker] {
+    for (absl::Duration timeout = absl::Milliseconds(100);; timeout *= 2) {
+      // The grandchild's trick is not needed: a child that prints and then
+      // sleeps is killed with its output kept.
+      exec::Cmd c =
+          exec::Command("/bin/sh", {"-c", "echo partial; : > " + marker + "; exec sleep 60"});
+      c.timeout = timeout;
+      auto out = c.Output();
+      ASSERT_FALSE(out.ok());
+      EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded) << out.status();
+      if (access(marker.c_str(), F_OK) == 0) {
+        EXPECT_EQ(Payload(out.status(), exec::kOutputPayload), "partial\n");
+        break;
+      }
+      ASSERT_LT(timeout, absl::Seconds(60)) << "the shell never echoed";
+    }
   });
+  unlink(marker.c_str());
+  rmdir(tmpl);
 }
 
 TEST_P(ExecTest, ReadDeadlineOnStdoutPipe) {
@@ -389,11 +420,14 @@ TEST_P(ExecTest, CloseWakesBlockedReader) {
     ASSERT_TRUE(r.ok());
     ASSERT_TRUE(c.Start().ok());
     Chan<absl::Status> res(1);
+    const int waiters = runtime::internal::NetpollWaiters();
     Go([r = *r, res]() mutable {
       char buf[8];
       res.Send(r.Read(buf, sizeof(buf)).status());
     });
-    time::Sleep(absl::Milliseconds(10));
+    // The reader is parked in the poller (a Read begun after the Close would
+    // say "file already closed" instead).
+    testing::YieldUntil([&] { return runtime::internal::NetpollWaiters() == waiters + 1; });
     EXPECT_TRUE(r->Close().ok());
     absl::Status st = *res.Recv();
     EXPECT_EQ(st.message(), "read |0: use of closed file");
@@ -601,7 +635,9 @@ TEST_P(ExecTest, StringJoinsPathAndArgs) {
 TEST_P(ExecTest, WaitDelayEndsIoHeldByGrandchild) {
   RunFibers([] {
     exec::Cmd c = Child({"orphan", "60000"});
-    c.wait_delay = absl::Milliseconds(50);
+    // Long enough that the fiber copying stdout has read the pid line (in
+    // the pipe before the child exits) when the I/O is given up.
+    c.wait_delay = absl::Milliseconds(250);
     auto out = c.Output();
     ASSERT_FALSE(out.ok());
     EXPECT_EQ(out.status().message(), "exec: WaitDelay expired before I/O complete");

@@ -127,8 +127,8 @@ TEST_P(ContextTest, DeadlineCancelsWithDeadlineExceeded) {
     auto [child, cancel_child] = context::WithCancel(c);
     auto [t, cancel_t] = context::WithTimeout(context::Background(), absl::Milliseconds(20));
     EXPECT_EQ(c.Deadline(), d);
-    EXPECT_EQ(child.Deadline(), d);  // inherited
-    EXPECT_FALSE(IsDone(c));
+    EXPECT_EQ(child.Deadline(), d);               // inherited
+    EXPECT_TRUE(!IsDone(c) || absl::Now() >= d);  // never before d (a stall may pass it)
     c.Done().Recv();
     EXPECT_GE(absl::Now(), d);
     EXPECT_EQ(c.Err(), DeadlineExceeded());

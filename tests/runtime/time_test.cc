@@ -35,6 +35,9 @@ TEST_P(TimeTest, SleepingFibersLetOthersRun) {
     std::atomic<int> ticks{0};
     std::atomic<bool> slept{false};
     Go([&] {
+      // From the first tick on: at 2 Ps this fiber may start (and sleep its
+      // 30 ms) on another thread before this one has ticked at all.
+      YieldUntil([&] { return ticks.load() >= 1; });
       time::Sleep(absl::Milliseconds(30));
       slept = true;
     });
