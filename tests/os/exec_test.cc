@@ -48,6 +48,32 @@ std::string Payload(const absl::Status& st, std::string_view key) {
   return p.has_value() ? std::string(*p) : std::string("<none>");
 }
 
+// A shell child that prints "partial\n", then marks that it did by making a
+// file, then sleeps: a test that must kill it after the echo waits for the
+// mark (a loaded machine may take longer than any guess to start a shell).
+// The scratch directory goes with the object.
+class EchoThenSleep {
+ public:
+  EchoThenSleep() {
+    char tmpl[] = "/tmp/gort-partial-XXXXXX";
+    if (mkdtemp(tmpl) != nullptr) dir_ = tmpl;
+  }
+  ~EchoThenSleep() {
+    if (dir_.empty()) return;
+    unlink(Marker().c_str());
+    rmdir(dir_.c_str());
+  }
+  bool ok() const { return !dir_.empty(); }
+  std::vector<std::string> ShArgs() const {
+    return {"-c", "echo partial; : > " + Marker() + "; exec sleep 60"};
+  }
+  bool Echoed() const { return access(Marker().c_str(), F_OK) == 0; }
+
+ private:
+  std::string Marker() const { return dir_ + "/echoed"; }
+  std::string dir_;
+};
+
 TEST_P(ExecTest, EchoOutput) {
   RunFibers([] {
     auto out = Child({"echo", "hello", "world"}).Output();
@@ -253,20 +279,17 @@ TEST_P(ExecTest, CommandContextDeadlineKills) {
 }
 
 // A parent context's cancel reaches the command through a derived one, and
-// Output keeps what the child wrote before it died. The cancel waits for a
-// marker the child makes after its echo, not for a fixed time: a loaded
-// machine may take longer than any guess to start a shell.
+// Output keeps what the child wrote before it died (the cancel comes once
+// the child has echoed).
 TEST_P(ExecTest, CommandContextParentCancelKeepsPartialOutput) {
-  char tmpl[] = "/tmp/gort-partial-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string marker = std::string(tmpl) + "/echoed";
-  RunFibers([&marker] {
+  EchoThenSleep child;
+  ASSERT_TRUE(child.ok());
+  RunFibers([&child] {
     auto [parent, cancel_parent] = context::WithCancel(context::Background());
     auto [ctx, cancel] = context::WithCancel(parent);
-    exec::Cmd c = exec::CommandContext(ctx, "/bin/sh",
-                                       {"-c", "echo partial; : > " + marker + "; exec sleep 60"});
-    Go([cancel_parent = cancel_parent, &marker] {
-      while (access(marker.c_str(), F_OK) != 0) time::Sleep(absl::Milliseconds(1));
+    exec::Cmd c = exec::CommandContext(ctx, "/bin/sh", child.ShArgs());
+    Go([cancel_parent = cancel_parent, &child] {
+      while (!child.Echoed()) time::Sleep(absl::Milliseconds(1));
       cancel_parent();
     });
     auto out = c.Output();
@@ -275,8 +298,6 @@ TEST_P(ExecTest, CommandContextParentCancelKeepsPartialOutput) {
     EXPECT_EQ(Payload(out.status(), exec::kOutputPayload), "partial\n");
     cancel();
   });
-  unlink(marker.c_str());
-  rmdir(tmpl);
 }
 
 // Go: a context already done at Start starts nothing and returns ctx.Err();
@@ -368,33 +389,27 @@ TEST_P(ExecTest, CommandContextFanOutCancel) {
   });
 }
 
-// A timeout cannot wait for the child to have printed: the child marks its
-// echo with a file, and a run whose timeout came first (a loaded machine
-// may take longer than any guess to start a shell) is repeated with twice
-// the timeout.
+// A timeout cannot wait for the child to have echoed: a run whose timeout
+// came first is repeated with twice the timeout.
 TEST_P(ExecTest, OutputTimesOutWithPartialOutput) {
-  char tmpl[] = "/tmp/gort-partial-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string marker = std::string(tmpl) + "/echoed";
-  RunFibers([&marker] {
+  EchoThenSleep child;
+  ASSERT_TRUE(child.ok());
+  RunFibers([&child] {
     for (absl::Duration timeout = absl::Milliseconds(100);; timeout *= 2) {
       // The grandchild's trick is not needed: a child that prints and then
       // sleeps is killed with its output kept.
-      exec::Cmd c =
-          exec::Command("/bin/sh", {"-c", "echo partial; : > " + marker + "; exec sleep 60"});
+      exec::Cmd c = exec::Command("/bin/sh", child.ShArgs());
       c.timeout = timeout;
       auto out = c.Output();
       ASSERT_FALSE(out.ok());
       EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded) << out.status();
-      if (access(marker.c_str(), F_OK) == 0) {
+      if (child.Echoed()) {
         EXPECT_EQ(Payload(out.status(), exec::kOutputPayload), "partial\n");
         break;
       }
       ASSERT_LT(timeout, absl::Seconds(60)) << "the shell never echoed";
     }
   });
-  unlink(marker.c_str());
-  rmdir(tmpl);
 }
 
 TEST_P(ExecTest, ReadDeadlineOnStdoutPipe) {
